@@ -1,0 +1,93 @@
+"""The physics backend protocol: what a task may ask of a simulator.
+
+Conventions every backend converts to: quaternions wxyz (MuJoCo's), world-frame velocities,
+hand joints in the hand spec's order, float64 arrays of leading dimension ``num_envs``.
+Arrays a backend returns may be views that change on the next ``step``: copy to keep them.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..scene import SceneLayout
+
+#: Per-env physical parameters ``set_params`` accepts, with their shapes per env.
+PARAM_SHAPES = {
+    "object_mass": (),        # kg; inertia follows (mass x scale^2 x the shape's unit inertia)
+    "object_com": (3,),       # m, centre of mass offset in the object frame
+    "object_scale": (),       # factor on the object's size at scale 1
+    "friction": (),           # sliding friction of the object and every hand collision geom
+    "kp": ("nu",),            # position-actuator stiffness, N m / rad
+    "kv": ("nu",),            # position-actuator damping, N m s / rad
+}
+
+
+class ObjectState(NamedTuple):
+    pos: np.ndarray      # (N, 3) world position of the object frame
+    quat: np.ndarray     # (N, 4) wxyz
+    linvel: np.ndarray   # (N, 3) world frame, m/s
+    angvel: np.ndarray   # (N, 3) world frame, rad/s
+
+
+@runtime_checkable
+class PhysicsBackend(Protocol):
+    """A batch of ``num_envs`` copies of one scene, stepped together."""
+
+    name: str
+    num_envs: int
+    timestep: float
+
+    def step(self, ctrl: np.ndarray, substeps: int) -> None:
+        """Hold actuator targets ``ctrl`` (N, nu) for ``substeps`` physics steps."""
+
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """Hand joint positions and velocities, (N, nj) each."""
+
+    def object_state(self) -> ObjectState:
+        """Pose and velocity of the free object."""
+
+    def fingertip_positions(self) -> np.ndarray:
+        """(N, ntip, 3) world positions of the fingertip sites."""
+
+    def fingertip_contacts(self) -> np.ndarray:
+        """(N, ntip) bool: does each fingertip touch the object."""
+
+    def palm_position(self) -> np.ndarray:
+        """(N, 3) world position of the palm site."""
+
+    def actuator_forces(self) -> np.ndarray:
+        """(N, nu) joint torques the actuators applied in the last substep, after force limits."""
+
+    def set_state(self, ids: np.ndarray, joint_pos: np.ndarray, object_pos: np.ndarray,
+                  object_quat: np.ndarray) -> None:
+        """Place envs ``ids`` at rest: joints, actuator targets = ``joint_pos``, object pose (wxyz)."""
+
+    def set_params(self, ids: np.ndarray, **params: np.ndarray) -> None:
+        """Set per-env physical parameters (names and shapes in ``PARAM_SHAPES``) for envs ``ids``."""
+
+    def nominal_params(self) -> dict[str, np.ndarray]:
+        """The scene's own values of every ``PARAM_SHAPES`` entry (one env's worth)."""
+
+    def joint_ranges(self) -> np.ndarray:
+        """(nj, 2) lower and upper joint limits."""
+
+    def apply_object_force(self, force: np.ndarray) -> None:
+        """World-frame force (N, 3) on the object's centre of mass, held until changed."""
+
+    def render(self, env_id: int, width: int, height: int) -> np.ndarray:
+        """(height, width, 3) uint8 image of env ``env_id`` from the scene camera."""
+
+    def close(self) -> None:
+        """Release threads, renderers and native memory."""
+
+
+def check_ids(ids, num_envs: int) -> np.ndarray:
+    """Env indices as an int array, with a clear error for out-of-range values."""
+    ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
+    if ids.size and (ids.min() < 0 or ids.max() >= num_envs):
+        raise IndexError(f"env ids {ids.tolist()} out of range for num_envs={num_envs}")
+    return ids
+
+
+__all__ = ["PARAM_SHAPES", "ObjectState", "PhysicsBackend", "SceneLayout", "check_ids"]

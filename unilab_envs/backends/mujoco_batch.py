@@ -1,0 +1,191 @@
+"""MuJoCo backend on ``mujoco.batch.Batch``: C-threaded stepping of per-simulation models."""
+from __future__ import annotations
+
+import os
+
+import mujoco
+import numpy as np
+from mujoco import batch as mjbatch
+
+from ..scene import SceneLayout
+from .base import ObjectState, check_ids
+
+_VEL = mujoco.mjtStage.mjSTAGE_VEL
+
+
+class MujocoBatchBackend:
+    """``num_envs`` MuJoCo simulations of one scene on ``num_threads`` threads (0: all cores).
+
+    State and sensors are read from arrays bound once at construction, so every per-step call
+    is a slice of a live array. After ``step`` the positions, velocities and sensors describe
+    the new state (the batch computes the velocity stage at its end).
+    """
+
+    name = "mujoco"
+
+    def __init__(self, layout: SceneLayout, num_envs: int, num_threads: int = 0):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.layout = layout
+        self.model = m = mujoco.MjModel.from_xml_string(layout.xml)
+        self.num_envs = num_envs
+        self.timestep = float(m.opt.timestep)
+        threads = num_threads or os.cpu_count() or 1
+        self.batch = mjbatch.Batch(m, num_envs, nthread=min(threads, num_envs), persistent=True)
+        b = self.batch
+        self._qpos, self._qvel, self._ctrl = b.bind("qpos"), b.bind("qvel"), b.bind("ctrl")
+        self._warm = b.bind("qacc_warmstart")
+        self._sensor, self._force = b.bind("sensordata"), b.bind("actuator_force")
+        self._xfrc = b.bind("xfrc_applied")
+
+        hand = layout.hand
+        jids = [m.joint(n).id for n in hand.joint_names]
+        self._jq = m.jnt_qposadr[jids].copy()
+        self._jv = m.jnt_dofadr[jids].copy()
+        self._act = np.array([m.actuator(n).id for n in hand.joint_names])  # actuators share joint names
+        obj_j = m.joint(layout.object_joint)
+        self._oq = int(m.jnt_qposadr[obj_j.id])
+        self._ov = int(m.jnt_dofadr[obj_j.id])
+        self._obody = m.body(layout.object_body).id
+        self._ogeom = m.geom(layout.object_geom).id
+        hand_geoms = [g for g in range(m.ngeom) if m.geom_contype[g] and m.body_rootid[m.geom_bodyid[g]]
+                      == m.body(hand_root_body(m, hand)).id]
+        self._friction_geoms = np.array(hand_geoms + [self._ogeom])
+
+        def sl(name: str) -> slice:
+            s = m.sensor(name)
+            return slice(int(s.adr[0]), int(s.adr[0] + s.dim[0]))
+        self._s_pos, self._s_quat = sl("object_pos"), sl("object_quat")
+        self._s_linvel, self._s_angvel = sl("object_linvel"), sl("object_angvel")
+        self._s_palm = sl("palm_pos")
+        tips = [m.sensor(f"{s}_pos").adr[0] for s in hand.fingertip_sites]
+        self._s_tips = (np.asarray(tips)[:, None] + np.arange(3)).ravel()
+        self._s_touch = np.array([m.sensor(n).adr[0] for n in layout.contact_sensors])
+
+        self._nominal = {
+            "object_mass": np.array(m.body_mass[self._obody]),
+            "object_com": m.body_ipos[self._obody].copy(),
+            "object_scale": np.array(1.0),
+            "friction": np.array(m.geom_friction[self._ogeom, 0]),
+            "kp": m.actuator_gainprm[self._act, 0].copy(),
+            "kv": -m.actuator_biasprm[self._act, 2].copy(),
+        }
+        self._unit_inertia = m.body_inertia[self._obody] / m.body_mass[self._obody]
+        self._renderer = None
+        b.forward()
+
+    # --- stepping and state ---------------------------------------------------------------
+    def step(self, ctrl: np.ndarray, substeps: int) -> None:
+        self._ctrl[:, self._act] = ctrl
+        self.batch.step(nstep=substeps, stage=_VEL)  # raises mujoco.batch.SimulationError on failure
+
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._qpos[:, self._jq], self._qvel[:, self._jv]
+
+    def object_state(self) -> ObjectState:
+        s = self._sensor
+        return ObjectState(s[:, self._s_pos], s[:, self._s_quat], s[:, self._s_linvel], s[:, self._s_angvel])
+
+    def fingertip_positions(self) -> np.ndarray:
+        return self._sensor[:, self._s_tips].reshape(self.num_envs, -1, 3)
+
+    def fingertip_contacts(self) -> np.ndarray:
+        return self._sensor[:, self._s_touch] > 0
+
+    def palm_position(self) -> np.ndarray:
+        return self._sensor[:, self._s_palm]
+
+    def actuator_forces(self) -> np.ndarray:
+        return self._force[:, self._act]
+
+    def set_state(self, ids, joint_pos, object_pos, object_quat) -> None:
+        ids = check_ids(ids, self.num_envs)
+        if ids.size == 0:
+            return
+        self._qpos[np.ix_(ids, self._jq)] = joint_pos
+        self._qpos[ids, self._oq:self._oq + 3] = object_pos
+        self._qpos[ids, self._oq + 3:self._oq + 7] = object_quat
+        self._qvel[ids] = 0.0
+        self._warm[ids] = 0.0
+        self._ctrl[np.ix_(ids, self._act)] = joint_pos
+        self.batch.forward(ids, stage=_VEL)
+
+    def joint_ranges(self) -> np.ndarray:
+        return np.stack([self.model.jnt_range[self.model.joint(n).id] for n in self.layout.hand.joint_names])
+
+    # --- per-env physical parameters ------------------------------------------------------
+    def nominal_params(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self._nominal.items()}
+
+    def set_params(self, ids, **params) -> None:
+        ids = check_ids(ids, self.num_envs)
+        unknown = set(params) - set(self._nominal)
+        if unknown:
+            raise KeyError(f"unknown physical parameter(s) {sorted(unknown)}; known: {sorted(self._nominal)}")
+        if ids.size == 0 or not params:
+            return
+        b, o = self.batch, self._obody
+        if "object_scale" in params:
+            s = np.asarray(params["object_scale"], float).reshape(-1, 1)
+            m = self.model
+            b.expand("geom_size")[ids, self._ogeom] = m.geom_size[self._ogeom] * s
+            b.expand("geom_rbound")[ids, self._ogeom] = m.geom_rbound[self._ogeom] * s[:, 0]
+            b.expand("geom_aabb")[ids, self._ogeom] = m.geom_aabb[self._ogeom] * s
+            adr, num = m.body_bvhadr[o], m.body_bvhnum[o]
+            if num > 0:
+                b.expand("bvh_aabb")[ids, adr:adr + num] = m.bvh_aabb[adr:adr + num] * s[:, None]
+        if "object_mass" in params or "object_scale" in params:
+            mass = np.asarray(params.get("object_mass", b.body(o).mass[ids]), float).reshape(-1)
+            scale = self._current_scale(ids) if "object_scale" not in params else \
+                np.asarray(params["object_scale"], float).reshape(-1)
+            b.expand("body_mass")[ids, o] = mass
+            b.expand("body_inertia")[ids, o] = self._unit_inertia * (mass * scale * scale)[:, None]
+        if "object_com" in params:
+            b.expand("body_ipos")[ids, o] = params["object_com"]
+        if "friction" in params:
+            f = np.asarray(params["friction"], float).reshape(-1, 1)
+            b.expand("geom_friction")[np.ix_(ids, self._friction_geoms, [0])] = f[:, :, None]
+        if "kp" in params:
+            kp = np.broadcast_to(params["kp"], (ids.size, self._act.size))
+            b.expand("actuator_gainprm")[np.ix_(ids, self._act, [0])] = kp[..., None]
+            b.expand("actuator_biasprm")[np.ix_(ids, self._act, [1])] = -kp[..., None]
+        if "kv" in params:
+            kv = np.broadcast_to(params["kv"], (ids.size, self._act.size))
+            b.expand("actuator_biasprm")[np.ix_(ids, self._act, [2])] = -kv[..., None]
+        if {"object_mass", "object_scale", "object_com"} & set(params):
+            b.set_const(ids)  # body_subtreemass, invweight0 and friends follow the new inertia
+
+    def _current_scale(self, ids: np.ndarray) -> np.ndarray:
+        size = self.batch.expanded("geom_size")
+        if size is None:
+            return np.ones(ids.size)
+        return size[ids, self._ogeom, 0] / self.model.geom_size[self._ogeom, 0]
+
+    # --- forces, rendering, lifetime ------------------------------------------------------
+    def apply_object_force(self, force: np.ndarray) -> None:
+        self._xfrc[:, self._obody, :3] = force
+
+    def render(self, env_id: int, width: int = 640, height: int = 480) -> np.ndarray:
+        check_ids(env_id, self.num_envs)
+        if self._renderer is None or (self._renderer.width, self._renderer.height) != (width, height):
+            os.environ.setdefault("MUJOCO_GL", "egl" if not os.environ.get("DISPLAY") else "glfw")
+            self._render_model = self.batch.get_model(env_id)
+            self._render_model.vis.global_.offwidth = max(width, self._render_model.vis.global_.offwidth)
+            self._render_model.vis.global_.offheight = max(height, self._render_model.vis.global_.offheight)
+            self._renderer = mujoco.Renderer(self._render_model, height, width)
+            self._render_data = mujoco.MjData(self._render_model)
+        self.batch.get_model(env_id, self._render_model)
+        self.batch.get_data(env_id, self._render_data)
+        mujoco.mj_forward(self._render_model, self._render_data)
+        self._renderer.update_scene(self._render_data, camera=self.layout.camera)
+        return self._renderer.render()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+def hand_root_body(model: mujoco.MjModel, hand) -> str:
+    """Name of the hand's root body (the palm): the tree that holds the first fingertip site."""
+    body = model.site_bodyid[model.site(hand.fingertip_sites[0]).id]
+    return model.body(int(model.body_rootid[body])).name

@@ -1,0 +1,96 @@
+"""Generate a grasp cache: run the grasp task in a batch and keep the stable grasps.
+
+    python -m unilab_envs.collect_grasps --hand allegro --object ball --scale 1.0 --num-grasps 5000
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .grasp_cache import cache_filename, default_cache_dir, save_grasps
+from .hands import get_hand
+from .objects import OBJECTS
+from .scene import PhysicsOptions
+from .tasks.config import GraspConfig
+from .tasks.inhand_grasp import InhandGraspEnv
+from .tasks.start_states import cache_key
+
+log = logging.getLogger(__name__)
+
+
+def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str = "ball", scale: float = 1.0,
+                   num_grasps: int = 5000, num_envs: int = 256, seed: int = 0, sim: str = "mujoco",
+                   physics: PhysicsOptions | None = None, num_threads: int = 0, max_attempts: int | None = None,
+                   progress: bool = True, **overrides) -> Path:
+    """Collect ``num_grasps`` stable grasps and write them atomically to ``path`` (+ JSON metadata).
+
+    Raises ``RuntimeError`` if fewer than ``num_grasps`` pass within ``max_attempts`` tries
+    (default: 50 per wanted grasp), so a broken model cannot loop forever.
+    """
+    if num_grasps < 1:
+        raise ValueError(f"num_grasps={num_grasps} must be >= 1")
+    cfg = GraspConfig(hand=hand, object_type=object_type, scale=scale, sim=sim,
+                      physics=physics or PhysicsOptions(), num_threads=num_threads)
+    env = InhandGraspEnv(num_envs=num_envs, config=cfg, **overrides)
+    max_attempts = max_attempts or 50 * num_grasps
+    found, attempts = [], 0
+    try:
+        env.reset(seed=seed)
+        zeros = np.zeros(env.action_space.shape, np.float32)
+        with tqdm(total=num_grasps, desc=f"grasps {hand}/{object_type}/{scale:g}", unit="grasp",
+                  disable=not progress) as bar:
+            while sum(len(f) for f in found) < num_grasps:
+                _, _, _, _, info = env.step(zeros)
+                if "final_info" not in info:
+                    continue
+                ended, fin = info["_final_info"], info["final_info"]
+                attempts += int(ended.sum())
+                kept = fin["grasp"][ended & fin["is_success"]]
+                found.append(kept)
+                bar.update(min(len(kept), bar.total - bar.n))
+                bar.set_postfix(yield_=f"{sum(len(f) for f in found) / max(attempts, 1):.0%}")
+                if attempts >= max_attempts:
+                    raise RuntimeError(
+                        f"only {sum(len(f) for f in found)} of {num_grasps} grasps passed in {attempts} attempts "
+                        f"for hand={hand} object={object_type} scale={scale}; the object may not fit the hand "
+                        f"at this scale (criteria: {env.criteria()})")
+        grasps = np.concatenate(found)[:num_grasps]
+        key = cache_key(env.layout, scale)
+        out = save_grasps(path, grasps, key, criteria=env.criteria(),
+                          extra={"attempts": attempts, "seed": seed, "yield": num_grasps / max(attempts, 1)})
+    finally:
+        env.close()
+    log.info("wrote %d grasps to %s (yield %.0f%%)", num_grasps, out, 100 * num_grasps / max(attempts, 1))
+    return Path(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hand", default="allegro")
+    parser.add_argument("--object", dest="object_type", default="ball", choices=sorted(OBJECTS))
+    parser.add_argument("--scale", type=float, nargs="+", default=[1.0], help="one cache per scale")
+    parser.add_argument("--num-grasps", type=int, default=5000)
+    parser.add_argument("--num-envs", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sim", default="mujoco")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output prefix (file: <prefix>_<scale>.npy); default: the local cache folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    get_hand(args.hand)  # an unknown hand fails here, before any model is built
+    prefix = args.out if args.out is not None else default_cache_dir() / f"{args.hand}_{args.object_type}_grasp"
+    for scale in args.scale:
+        target = Path(prefix).parent / cache_filename(Path(prefix).name.removesuffix(".npy"), scale)
+        path = collect_grasps(target, hand=args.hand, object_type=args.object_type, scale=scale,
+                              num_grasps=args.num_grasps, num_envs=args.num_envs, seed=args.seed, sim=args.sim)
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

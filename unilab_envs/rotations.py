@@ -1,0 +1,38 @@
+"""Batched quaternion helpers, wxyz (MuJoCo's convention)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product of (..., 4) wxyz quaternions."""
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
+                     aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw], axis=-1)
+
+
+def quat_conj(q: np.ndarray) -> np.ndarray:
+    return q * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def rotation_vector(q: np.ndarray) -> np.ndarray:
+    """Axis times angle (rad, in [0, pi]) of unit quaternions, (..., 4) -> (..., 3)."""
+    q = np.where(q[..., :1] < 0, -q, q)  # shortest rotation
+    xyz = q[..., 1:]
+    s = np.linalg.norm(xyz, axis=-1, keepdims=True)
+    angle = 2.0 * np.arctan2(s, q[..., :1])
+    return xyz * np.where(s > 1e-12, angle / np.maximum(s, 1e-12), 2.0)
+
+
+def world_rotation_between(q_from: np.ndarray, q_to: np.ndarray) -> np.ndarray:
+    """Rotation vector (world frame) taking orientation ``q_from`` to ``q_to``."""
+    return rotation_vector(quat_mul(q_to, quat_conj(q_from)))
+
+
+def random_quat(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Uniformly distributed unit quaternions, (n, 4)."""
+    q = rng.standard_normal((n, 4))
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)

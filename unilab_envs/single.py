@@ -1,0 +1,49 @@
+"""``gymnasium.make`` support: a one-env ``gymnasium.Env`` view of a native vector env.
+
+The vector env resets finished envs in the same step; this view returns the terminal observation
+and info of that step instead (as a plain ``Env`` should), and the next ``reset()`` starts anew.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+
+def _first(x):
+    if isinstance(x, dict):
+        return {k: _first(v) for k, v in x.items() if not k.startswith("_")}
+    return x[0] if isinstance(x, np.ndarray) and x.ndim > 0 else x
+
+
+class SingleEnv(gym.Env):
+    """Wraps a ``VectorEnv`` built with ``num_envs=1`` (episodes not staggered)."""
+
+    def __init__(self, vector_env: gym.vector.VectorEnv):
+        self.vector_env = vector_env
+        self.observation_space = vector_env.single_observation_space
+        self.action_space = vector_env.single_action_space
+        self.render_mode = vector_env.render_mode
+        self.metadata = {k: v for k, v in vector_env.metadata.items() if k != "autoreset_mode"}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        obs, info = self.vector_env.reset(seed=seed, options=options)
+        return _first(obs), _first(info)
+
+    def step(self, action):
+        action = np.asarray(action, dtype=np.float32)
+        if action.shape != self.action_space.shape:
+            raise ValueError(f"action has shape {action.shape}; expected {self.action_space.shape}")
+        obs, reward, terminated, truncated, info = self.vector_env.step(action[None])
+        if terminated[0] or truncated[0]:  # report the finished episode, not the autoreset one
+            obs, final = info["final_obs"][0], _first(info["final_info"])
+            info = _first({k: v for k, v in info.items() if k not in ("final_obs", "final_info")}) | final
+        else:
+            obs, info = _first(obs), _first(info)
+        return obs, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+
+    def render(self):
+        return self.vector_env.render()
+
+    def close(self):
+        self.vector_env.close()

@@ -1,0 +1,98 @@
+"""Defaults of the in-hand tasks (HORA's conventions). Each field is one config key."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..scene import PhysicsOptions
+
+
+@dataclass(frozen=True)
+class RewardScales:
+    """Weights of the reward terms; the sign lives in the weight. See ``tasks/rewards.py``."""
+
+    rotate: float = 1.25          # clip(omega . axis) in rad/s
+    object_linvel: float = -0.3   # |v_object|_1, m/s
+    pose_diff: float = -0.3       # |q - q_start|^2, rad^2
+    torque: float = -0.1          # |tau|^2, (N m)^2
+    work: float = -2.0            # (tau . qdot)^2, W^2
+
+
+@dataclass(frozen=True)
+class DomainRandConfig:
+    """Per-env randomisation drawn at every reset (ranges from HORA). ``enabled`` switches all."""
+
+    enabled: bool = True
+    object_mass: bool = True
+    mass_range: tuple[float, float] = (0.01, 0.25)          # kg
+    object_com: bool = True
+    com_range: tuple[float, float] = (-0.01, 0.01)          # m, per axis
+    friction: bool = True
+    friction_range: tuple[float, float] = (0.3, 3.0)        # object and hand geoms
+    object_scale: bool = True
+    scale_list: tuple[float, ...] = (1.0,)                  # one grasp cache per listed scale
+    scale_jitter: float = 0.025                             # uniform +- around the listed scale
+    pd_gains: bool = True
+    kp_scale_range: tuple[float, float] = (2.9 / 3.0, 3.1 / 3.0)  # HORA's 2.9-3.1 around 3
+    kv_scale_range: tuple[float, float] = (0.9, 1.1)              # HORA's 0.09-0.11 around 0.1
+    joint_noise: bool = True
+    joint_noise_scale: float = 0.02                         # rad, uniform, on observed joints
+    external_force: bool = True
+    force_scale: float = 2.0                                # N per kg of object mass (std)
+    force_prob: float = 0.25                                # chance per step of a new push
+    force_decay: float = 0.9                                # per force_decay_interval
+    force_decay_interval: float = 0.08                      # s
+
+
+@dataclass(frozen=True)
+class InhandRotationConfig:
+    """``AllegroInhandRotation-v0`` and its siblings."""
+
+    hand: str = "allegro"
+    object_type: str = "ball"                 # ball | cube | cylinder
+    sim: str = "mujoco"                       # physics backend
+    num_threads: int = 0                      # backend threads, 0 = all cores
+    physics: PhysicsOptions = field(default_factory=PhysicsOptions)
+    control_substeps: int = 10                # physics steps per action: 20 Hz at dt 0.005
+    episode_length: int = 400                 # control steps (20 s)
+    stagger_episodes: bool = True             # first episodes after reset() end at random steps
+    action_scale: float = 1.0 / 24.0          # target += action * action_scale, rad
+    obs_mode: str = "state"                   # state | privileged | hora
+    obs_frames: int = 3                       # frames of (joints, targets) in "state"
+    proprio_history: int = 30                 # frames in "proprio_history" (hora mode)
+    rotation_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # world frame
+    rotation_sign: float = -1.0               # HORA spins about -z
+    angvel_clip: tuple[float, float] = (-0.5, 0.5)  # rad/s, on omega . axis in the reward
+    termination_height: float = 0.08         # m: object centre below this ends the episode
+    max_palm_distance: float = 0.2            # m: object farther from the palm site ends it
+    rewards: RewardScales = field(default_factory=RewardScales)
+    domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
+    grasp_cache_path: str | None = None       # explicit cache file or prefix
+    grasp_cache_dir: str | None = None        # default: $UNILAB_CACHE_DIR or ~/.cache/unilab_envs/grasps
+    grasp_hub_repo: str | None = None         # default: $UNILAB_GRASP_HUB_REPO or the project's dataset
+    grasp_allow_generate: bool = False        # generate a missing cache in-process
+    grasp_collection_target: int = 5000       # grasps per scale when generating
+    render_width: int = 640
+    render_height: int = 480
+
+
+@dataclass(frozen=True)
+class GraspConfig:
+    """``AllegroInhandGrasp-v0``: perturb the home pose, hold, keep what stays (HORA's criteria)."""
+
+    hand: str = "allegro"
+    object_type: str = "ball"
+    sim: str = "mujoco"
+    num_threads: int = 0
+    physics: PhysicsOptions = field(default_factory=PhysicsOptions)
+    control_substeps: int = 10
+    settle_steps: int = 10                    # control steps to settle before the snapshot
+    hold_steps: int = 40                      # control steps the snapshot must then survive (2 s)
+    action_scale: float = 1.0 / 24.0          # target += action * action_scale (zeros: hold the pose)
+    scale: float = 1.0                        # object scale of this run
+    pose_noise: float | None = None           # uniform +- around the home pose; None: the hand's
+    object_noise: float = 0.005               # m, uniform +- on the object's start position
+    tip_distance_max: float = 0.1             # m: every fingertip within this of the object
+    min_tip_contacts: int = 2                 # fingertips touching the object at the end
+    min_object_height: float = 0.12           # m: object centre above this for the whole hold
+    render_width: int = 640
+    render_height: int = 480

@@ -1,0 +1,128 @@
+"""Grasp generation (HORA): perturb the hand's home pose, hold it, keep the grasps that stay.
+
+Each episode places the object at the hand's start point and the joints (and their targets) at
+the home pose plus uniform noise, and lets it settle for ``settle_steps``. The settled state is the
+candidate grasp: it is placed again exactly as a rotation episode starts from a cache row (at rest,
+targets = joint positions) and must survive ``hold_steps`` more. An episode that the object
+survives ends truncated with ``final_info["is_success"]`` telling whether the end state meets
+HORA's criteria, and ``final_info["grasp"]`` holding the candidate as a grasp-cache row (joint
+positions, object position, object quaternion wxyz). A drop terminates the episode.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from ..backends import make_backend
+from ..config import apply_overrides, to_dict
+from ..hands import get_hand
+from ..objects import get_object
+from ..scene import build_scene
+from . import autoreset
+from .config import GraspConfig
+
+
+class InhandGraspEnv(VectorEnv):
+    """Batched grasp search. Actions move joint targets like the rotation task (zeros: hold)."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, render_mode: str | None = None,
+                 config: GraspConfig | None = None, **overrides):
+        cfg = apply_overrides(config or GraspConfig(), overrides)
+        if max_episode_steps is not None:
+            cfg = dataclasses.replace(cfg, hold_steps=int(max_episode_steps) - cfg.settle_steps)
+        if cfg.settle_steps < 1 or cfg.hold_steps < 1 or cfg.scale <= 0:
+            raise ValueError(f"settle_steps={cfg.settle_steps} and hold_steps={cfg.hold_steps} must be >= 1, "
+                             f"scale={cfg.scale} > 0")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode={render_mode!r}; supported: {self.metadata['render_modes']}")
+        self.cfg, self.num_envs, self.render_mode = cfg, num_envs, render_mode
+        self.hand, self.obj = get_hand(cfg.hand), get_object(cfg.object_type)
+        self.layout = build_scene(self.hand, self.obj, cfg.physics)
+        self.backend = make_backend(cfg.sim, self.layout, num_envs, num_threads=cfg.num_threads)
+        self.backend.set_params(np.arange(num_envs), object_scale=np.full(num_envs, cfg.scale))
+        self.joint_ranges = self.backend.joint_ranges()
+        self.noise = self.hand.grasp_noise if cfg.pose_noise is None else cfg.pose_noise
+        nj = self.hand.num_joints
+        self.single_action_space = spaces.Box(-1.0, 1.0, (nj,), np.float32)
+        self.single_observation_space = spaces.Box(-np.inf, np.inf, (nj + 7,), np.float32)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.targets = np.zeros((num_envs, nj))
+        self.progress = np.zeros(num_envs, np.int64)
+        self.candidate = np.zeros((num_envs, nj + 7), np.float32)
+
+    def criteria(self) -> dict:
+        """What a kept grasp satisfied (stored in the cache's metadata)."""
+        keys = ("settle_steps", "hold_steps", "tip_distance_max", "min_tip_contacts", "min_object_height", "scale")
+        return {k: getattr(self.cfg, k) for k in keys} | {
+            "pose_noise": self.noise, "control_dt": self.cfg.physics.timestep * self.cfg.control_substeps,
+            "physics": to_dict(self.cfg.physics)}
+
+    def _observe(self) -> np.ndarray:
+        q, _ = self.backend.joint_state()
+        obj = self.backend.object_state()
+        return np.concatenate([q, obj.pos, obj.quat], axis=-1).astype(np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._reset_envs(np.arange(self.num_envs))
+        return self._observe(), {}
+
+    def _reset_envs(self, ids: np.ndarray) -> None:
+        rng, n = self.np_random, len(ids)
+        home = np.asarray(self.hand.home_pose)
+        q = np.clip(home + rng.uniform(-self.noise, self.noise, (n, home.size)),
+                    self.joint_ranges[:, 0], self.joint_ranges[:, 1])
+        pos = np.asarray(self.hand.object_start) + rng.uniform(-self.cfg.object_noise, self.cfg.object_noise, (n, 3))
+        self.backend.set_state(ids, q, pos, np.tile([1.0, 0.0, 0.0, 0.0], (n, 1)))
+        self.targets[ids] = q
+        self.progress[ids] = 0
+
+    def step(self, actions):
+        actions = np.asarray(actions, dtype=np.float64)
+        if actions.shape != self.action_space.shape:
+            raise ValueError(f"actions have shape {actions.shape}; expected {self.action_space.shape}")
+        cfg = self.cfg
+        self.targets = np.clip(self.targets + np.clip(actions, -1.0, 1.0) * cfg.action_scale,
+                               self.joint_ranges[:, 0], self.joint_ranges[:, 1])
+        self.backend.step(self.targets, cfg.control_substeps)
+        self.progress += 1
+        settled = np.flatnonzero(self.progress == cfg.settle_steps)
+        if settled.size:  # snapshot, then restart from it as a rotation episode would
+            nj = self.hand.num_joints
+            self.candidate[settled] = self._observe()[settled]
+            row = self.candidate[settled].astype(np.float64)
+            quat = row[:, nj + 3:] / np.linalg.norm(row[:, nj + 3:], axis=-1, keepdims=True)
+            self.backend.set_state(settled, row[:, :nj], row[:, nj:nj + 3], quat)
+            self.targets[settled] = row[:, :nj]
+        obj = self.backend.object_state()
+        tip_dist = np.linalg.norm(self.backend.fingertip_positions() - obj.pos[:, None], axis=-1).max(-1)
+        contacts = self.backend.fingertip_contacts().sum(-1)
+        terminated = ~np.isfinite(obj.pos).all(-1) | (obj.pos[:, 2] < cfg.min_object_height)
+        truncated = (self.progress >= cfg.settle_steps + cfg.hold_steps) & ~terminated
+        success = truncated & (tip_dist < cfg.tip_distance_max) & (contacts >= cfg.min_tip_contacts)
+        obs = self._observe()
+        info = {"tip_contacts": contacts, "max_tip_distance": tip_dist}
+        done = terminated | truncated
+        if done.any():
+            ids = np.flatnonzero(done)
+            info.update(autoreset.final_info(ids, self.num_envs, obs, {"is_success": success, "grasp": self.candidate.copy()}))
+            self._reset_envs(ids)
+            obs = self._observe()
+        return obs, success.astype(np.float32), terminated, truncated, info
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        return self.backend.render(0, self.cfg.render_width, self.cfg.render_height)
+
+    def close(self, **kwargs):
+        if getattr(self, "backend", None) is not None:
+            self.backend.close()
+        super().close(**kwargs)

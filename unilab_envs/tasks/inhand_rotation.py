@@ -1,0 +1,220 @@
+"""In-hand rotation (HORA): spin the object about an axis without dropping it.
+
+A native ``gymnasium.vector.VectorEnv``: every per-step computation is batched over envs.
+Episodes start from cached stable grasps (see ``start_states.py``); finished envs reset in the
+same step (``AutoresetMode.SAME_STEP``) with ``info["final_obs"]`` and ``info["final_info"]``.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from ..backends import make_backend
+from ..config import apply_overrides
+from ..hands import get_hand
+from ..objects import get_object
+from ..rotations import world_rotation_between
+from ..scene import build_scene
+from . import autoreset, rewards
+from .config import InhandRotationConfig
+from .domain_rand import RandomPushes, sample_params
+from .observations import FrameHistory, normalize_joints, to_unit_range
+from .start_states import load_start_grasps
+
+OBS_MODES = ("state", "privileged", "hora")
+PRIV_DIM = 9  # object position (3), scale, mass, friction, centre of mass (3)
+
+
+def validate(cfg: InhandRotationConfig) -> None:
+    """Reject settings that cannot work, naming the key and what would."""
+    if cfg.obs_mode not in OBS_MODES:
+        raise ValueError(f"obs_mode={cfg.obs_mode!r}; choose one of {OBS_MODES}")
+    for key in ("control_substeps", "episode_length", "obs_frames", "proprio_history"):
+        if getattr(cfg, key) < 1:
+            raise ValueError(f"{key}={getattr(cfg, key)} must be >= 1")
+    if not cfg.domain_rand.scale_list:
+        raise ValueError("domain_rand.scale_list is empty; give at least one object scale, e.g. [1.0]")
+    if np.linalg.norm(cfg.rotation_axis) < 1e-9:
+        raise ValueError(f"rotation_axis={cfg.rotation_axis} has zero length")
+
+
+class InhandRotationEnv(VectorEnv):
+    """Batched in-hand rotation. Keyword arguments override ``InhandRotationConfig`` fields."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, render_mode: str | None = None,
+                 config: InhandRotationConfig | None = None, **overrides):
+        cfg = apply_overrides(config or InhandRotationConfig(), overrides)
+        if max_episode_steps is not None:
+            cfg = dataclasses.replace(cfg, episode_length=int(max_episode_steps))
+        validate(cfg)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode={render_mode!r}; supported: {self.metadata['render_modes']}")
+        self.cfg, self.num_envs, self.render_mode = cfg, num_envs, render_mode
+        self.hand, self.obj = get_hand(cfg.hand), get_object(cfg.object_type)
+        self.layout = build_scene(self.hand, self.obj, cfg.physics)
+        self.grasps = load_start_grasps(cfg, self.layout)  # once, never on the reset path
+        self.backend = make_backend(cfg.sim, self.layout, num_envs, num_threads=cfg.num_threads)
+        self.control_dt = cfg.physics.timestep * cfg.control_substeps
+        self.joint_ranges = self.backend.joint_ranges()
+        self.nominal = self.backend.nominal_params()
+        axis = np.asarray(cfg.rotation_axis, float)
+        self.axis = cfg.rotation_sign * axis / np.linalg.norm(axis)
+        nj = self.hand.num_joints
+
+        self.single_action_space = spaces.Box(-1.0, 1.0, (nj,), np.float32)
+        self.single_observation_space = self._make_obs_space(nj)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+
+        n = num_envs
+        self.targets = np.zeros((n, nj))
+        self.start_pose = np.zeros((n, nj))
+        self.progress = np.zeros(n, np.int64)
+        self.limit = np.full(n, cfg.episode_length, np.int64)  # step at which each episode truncates
+        self.history = FrameHistory(n, max(cfg.obs_frames, cfg.proprio_history), nj)
+        self.priv = np.zeros((n, PRIV_DIM), np.float32)
+        self.mass, self.scale = np.zeros(n), np.zeros(n)
+        self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt)
+        self.ep_return, self.ep_angle = np.zeros(n), np.zeros(n)
+        self._prev_quat = np.zeros((n, 4))
+
+    # --- spaces and observations ----------------------------------------------------------
+    def _make_obs_space(self, nj: int) -> spaces.Space:
+        state = spaces.Box(-np.inf, np.inf, (self.cfg.obs_frames * 2 * nj,), np.float32)
+        if self.cfg.obs_mode == "state":
+            return state
+        parts = {"state": state, "privileged_state": spaces.Box(-np.inf, np.inf, (PRIV_DIM,), np.float32)}
+        if self.cfg.obs_mode == "hora":
+            parts["proprio_history"] = spaces.Box(-np.inf, np.inf, (self.cfg.proprio_history, 2 * nj), np.float32)
+        return spaces.Dict(parts)
+
+    def _push_frame(self, q: np.ndarray) -> None:
+        dr = self.cfg.domain_rand
+        if dr.enabled and dr.joint_noise:
+            q = q + self.np_random.uniform(-dr.joint_noise_scale, dr.joint_noise_scale, q.shape)
+        self.history.push(normalize_joints(q, self.joint_ranges), self.targets)
+
+    def _observe(self):
+        state = self.history.last(self.cfg.obs_frames).copy()
+        if self.cfg.obs_mode == "state":
+            return state
+        self.priv[:, 0:3] = self.backend.object_state().pos
+        obs = {"state": state, "privileged_state": self.priv.copy()}
+        if self.cfg.obs_mode == "hora":
+            obs["proprio_history"] = self.history.buf[:, -self.cfg.proprio_history:].copy()
+        return obs
+
+    # --- reset ----------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        mask = None if options is None else options.get("reset_mask")
+        ids = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
+        self._reset_envs(ids)
+        if mask is None and self.cfg.stagger_episodes and self.num_envs > 1:
+            # Spread the first episodes' ends so that envs never truncate in lockstep.
+            self.limit[:] = self.np_random.integers(1, self.cfg.episode_length + 1, self.num_envs)
+        return self._observe(), {}
+
+    def _reset_envs(self, ids: np.ndarray) -> None:
+        rng, dr = self.np_random, self.cfg.domain_rand
+        scale_idx, params = sample_params(dr, self.nominal, len(ids), rng)
+        self.backend.set_params(ids, **params)
+        rows = np.empty((len(ids), self.grasps[0].shape[1]))
+        for k, cache in enumerate(self.grasps):  # loop over scales (a handful), not over envs
+            sel = scale_idx == k
+            rows[sel] = cache[rng.integers(len(cache), size=int(sel.sum()))]
+        nj = self.hand.num_joints
+        q, obj_pos, obj_quat = rows[:, :nj], rows[:, nj:nj + 3], rows[:, nj + 3:nj + 7]
+        self.backend.set_state(ids, q, obj_pos, obj_quat)
+        self.targets[ids] = q
+        self.start_pose[ids] = q
+        self.progress[ids] = 0
+        self.limit[ids] = self.cfg.episode_length
+        self.ep_return[ids] = 0.0
+        self.ep_angle[ids] = 0.0
+        self._prev_quat[ids] = obj_quat
+        self.pushes.reset(ids)
+        self.mass[ids], self.scale[ids] = params["object_mass"], params["object_scale"]
+        # HORA's privileged facts, scaled to [-1, 1] by the randomisation ranges.
+        lo = min(dr.scale_list) - dr.scale_jitter
+        hi = max(dr.scale_list) + dr.scale_jitter
+        self.priv[ids, 3] = to_unit_range(params["object_scale"], lo, hi)
+        self.priv[ids, 4] = to_unit_range(params["object_mass"], *dr.mass_range)
+        self.priv[ids, 5] = to_unit_range(params["friction"], *dr.friction_range)
+        self.priv[ids, 6:9] = to_unit_range(params["object_com"], *dr.com_range)
+        self.history.fill(ids, normalize_joints(q, self.joint_ranges), q)
+
+    # --- step -----------------------------------------------------------------------------
+    def step(self, actions):
+        actions = np.asarray(actions, dtype=np.float64)
+        if actions.shape != self.action_space.shape:
+            raise ValueError(f"actions have shape {actions.shape}; expected {self.action_space.shape} "
+                             f"(num_envs, {self.hand.num_joints})")
+        if not np.all(np.isfinite(actions)):
+            raise ValueError("actions contain NaN or inf")
+        cfg = self.cfg
+        lo, hi = self.joint_ranges[:, 0], self.joint_ranges[:, 1]
+        self.targets = np.clip(self.targets + np.clip(actions, -1.0, 1.0) * cfg.action_scale, lo, hi)
+        self.backend.apply_object_force(self.pushes.step(self.mass, self.np_random))
+        self.backend.step(self.targets, cfg.control_substeps)
+
+        q, qd = self.backend.joint_state()
+        obj = self.backend.object_state()
+        terms = rewards.weighted_terms(cfg.rewards, self.control_dt, angvel=obj.angvel, axis=self.axis,
+                                       clip=cfg.angvel_clip, linvel=obj.linvel, joint_pos=q,
+                                       start_pose=self.start_pose, tau=self.backend.actuator_forces(),
+                                       joint_vel=qd)
+        reward = sum(terms.values())
+        turned = world_rotation_between(self._prev_quat, obj.quat) @ self.axis
+        self._prev_quat[:] = obj.quat
+        self.ep_angle += turned
+        self.ep_return += reward
+        self.progress += 1
+
+        finite = np.isfinite(obj.pos).all(-1) & np.isfinite(q).all(-1)
+        palm_dist = np.linalg.norm(obj.pos - self.backend.palm_position(), axis=-1)
+        terminated = ~finite | (obj.pos[:, 2] < cfg.termination_height) | (palm_dist > cfg.max_palm_distance)
+        truncated = (self.progress >= self.limit) & ~terminated
+        self._push_frame(q)
+        obs = self._observe()
+        info = {
+            "reward_terms": terms,
+            "rotation_speed": turned / self.control_dt,        # rad/s about the task axis, unclipped
+            "object_height": obj.pos[:, 2].copy(),
+            "tip_contacts": self.backend.fingertip_contacts().sum(-1),
+        }
+        done = terminated | truncated
+        if done.any():
+            ids = np.flatnonzero(done)
+            info.update(self._final_info(ids, obs, terminated))
+            self._reset_envs(ids)
+            obs = self._observe()
+        return obs, reward.astype(np.float32), terminated, truncated, info
+
+    def _final_info(self, ids: np.ndarray, obs, terminated: np.ndarray) -> dict:
+        """Terminal observations and per-episode statistics of the envs that just finished."""
+        seconds = self.progress * self.control_dt
+        return autoreset.final_info(ids, self.num_envs, obs, {
+            "episode_return": self.ep_return.copy(), "episode_length": self.progress.copy(),
+            "episode_seconds": seconds, "rotation_angle": self.ep_angle.copy(),
+            "rotation_speed": self.ep_angle / np.maximum(seconds, self.control_dt),
+            "dropped": terminated.copy(), "object_scale": self.scale.copy(),
+        })
+
+    # --- rendering and lifetime -----------------------------------------------------------
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        return self.backend.render(0, self.cfg.render_width, self.cfg.render_height)
+
+    def close(self, **kwargs):
+        backend = getattr(self, "backend", None)
+        if backend is not None:
+            backend.close()
+        super().close(**kwargs)

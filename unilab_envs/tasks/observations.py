@@ -1,0 +1,39 @@
+"""Observation pieces of the in-hand tasks: joint history frames and privileged object facts."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def normalize_joints(q: np.ndarray, ranges: np.ndarray) -> np.ndarray:
+    """Map joint positions from [lower, upper] to [-1, 1]."""
+    lo, hi = ranges[:, 0], ranges[:, 1]
+    return (2.0 * q - (hi + lo)) / (hi - lo)
+
+
+def to_unit_range(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Map ``x`` from [lo, hi] to [-1, 1] (0 where the range is empty), HORA's priv-info scaling."""
+    if hi <= lo:
+        return np.zeros_like(x)
+    return (2.0 * x - hi - lo) / (hi - lo)
+
+
+class FrameHistory:
+    """The last ``length`` frames of (normalised noisy joints, joint targets) per env, oldest first."""
+
+    def __init__(self, num_envs: int, length: int, num_joints: int):
+        self.nj = num_joints
+        self.buf = np.zeros((num_envs, length, 2 * num_joints), dtype=np.float32)
+
+    def push(self, joints: np.ndarray, targets: np.ndarray) -> None:
+        self.buf[:, :-1] = self.buf[:, 1:]
+        self.buf[:, -1, :self.nj] = joints
+        self.buf[:, -1, self.nj:] = targets
+
+    def fill(self, ids: np.ndarray, joints: np.ndarray, targets: np.ndarray) -> None:
+        """Start envs ``ids`` with every frame equal to the given one (as HORA at reset)."""
+        self.buf[ids, :, :self.nj] = joints[:, None]
+        self.buf[ids, :, self.nj:] = targets[:, None]
+
+    def last(self, frames: int) -> np.ndarray:
+        """(N, frames * 2 * nj) flattened newest ``frames`` frames."""
+        return self.buf[:, -frames:].reshape(len(self.buf), -1)

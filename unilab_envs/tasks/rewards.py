@@ -1,0 +1,52 @@
+"""Reward terms of in-hand rotation, each a small pure function of batched state (HORA's terms).
+
+Terms are unweighted; ``weighted_terms`` multiplies each by its scale from ``RewardScales`` and by
+the control period, so the reward is ``sum(terms)`` and each term is logged under its own name.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import RewardScales
+
+
+def rotate(angvel: np.ndarray, axis: np.ndarray, clip: tuple[float, float]) -> np.ndarray:
+    """Object angular velocity about the task axis, clipped (rad/s)."""
+    return np.clip(angvel @ axis, clip[0], clip[1])
+
+
+def object_linvel(linvel: np.ndarray) -> np.ndarray:
+    """L1 norm of the object's linear velocity (m/s)."""
+    return np.abs(linvel).sum(-1)
+
+
+def pose_diff(joint_pos: np.ndarray, start_pose: np.ndarray) -> np.ndarray:
+    """Squared distance of the joints from the episode's start grasp (rad^2)."""
+    return np.square(joint_pos - start_pose).sum(-1)
+
+
+def torque(tau: np.ndarray) -> np.ndarray:
+    """Squared actuator torques ((N m)^2)."""
+    return np.square(tau).sum(-1)
+
+
+def work(tau: np.ndarray, joint_vel: np.ndarray) -> np.ndarray:
+    """Squared mechanical power of the actuators (W^2)."""
+    return np.square((tau * joint_vel).sum(-1))
+
+
+def weighted_terms(scales: RewardScales, dt: float, *, angvel, axis, clip, linvel, joint_pos,
+                   start_pose, tau, joint_vel) -> dict[str, np.ndarray]:
+    """Every term times its scale and ``dt``; the env's reward is the sum of the values."""
+    raw = {
+        "rotate": rotate(angvel, axis, clip),
+        "object_linvel": object_linvel(linvel),
+        "pose_diff": pose_diff(joint_pos, start_pose),
+        "torque": torque(tau),
+        "work": work(tau, joint_vel),
+    }
+    return {name: value * (getattr(scales, name) * dt) for name, value in raw.items()}
+
+
+TERMS = ("rotate", "object_linvel", "pose_diff", "torque", "work")
+assert set(TERMS) == set(RewardScales.__dataclass_fields__), "every reward term needs a scale"
