@@ -254,7 +254,7 @@ def test_nothing_available_lists_everything(tmp_path):
     assert f"local: {tmp_path / KEY.filename}: not found" in msg
     assert "hub: someone/repo/allegro_ball_grasp_1.0.npy: skipped, HF_HUB_OFFLINE" in msg
     assert "generate: disabled" in msg
-    assert CMD in msg and "grasp_cache.allow_generate" in msg and "allow_generate=True" in msg
+    assert CMD in msg and "grasp_allow_generate" in msg and "allow_generate=True" in msg
     assert msg.index(CMD) > msg.index("generate: disabled")
 
 

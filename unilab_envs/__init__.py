@@ -6,6 +6,14 @@
 """
 from __future__ import annotations
 
+import os
+import sys
+
+# MuJoCo picks its OpenGL platform when it is first imported: choose headless EGL on a Linux
+# machine without a display unless the user chose (set MUJOCO_GL=osmesa or glfw to override).
+if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and "mujoco" not in sys.modules:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
 from .registration import TASKS, register_all
 
 __version__ = "0.1.0"

@@ -168,11 +168,16 @@ class MujocoBatchBackend:
     def render(self, env_id: int, width: int = 640, height: int = 480) -> np.ndarray:
         check_ids(env_id, self.num_envs)
         if self._renderer is None or (self._renderer.width, self._renderer.height) != (width, height):
-            os.environ.setdefault("MUJOCO_GL", "egl" if not os.environ.get("DISPLAY") else "glfw")
             self._render_model = self.batch.get_model(env_id)
             self._render_model.vis.global_.offwidth = max(width, self._render_model.vis.global_.offwidth)
             self._render_model.vis.global_.offheight = max(height, self._render_model.vis.global_.offheight)
-            self._renderer = mujoco.Renderer(self._render_model, height, width)
+            try:
+                self._renderer = mujoco.Renderer(self._render_model, height, width)
+            except Exception as exc:
+                raise RuntimeError(
+                    f"could not create an OpenGL context for rendering ({exc}). On a machine without a "
+                    "display set MUJOCO_GL=egl (or osmesa) before mujoco is first imported; MUJOCO_GL is "
+                    f"{os.environ.get('MUJOCO_GL')!r} now") from exc
             self._render_data = mujoco.MjData(self._render_model)
         self.batch.get_model(env_id, self._render_model)
         self.batch.get_data(env_id, self._render_data)

@@ -34,7 +34,7 @@ class InhandGraspEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, render_mode: str | None = None,
                  config: GraspConfig | None = None, **overrides):
         cfg = apply_overrides(config or GraspConfig(), overrides)
-        if max_episode_steps is not None:
+        if max_episode_steps is not None and "hold_steps" not in overrides:  # an explicit hold_steps wins
             cfg = dataclasses.replace(cfg, hold_steps=int(max_episode_steps) - cfg.settle_steps)
         if cfg.settle_steps < 1 or cfg.hold_steps < 1 or cfg.scale <= 0:
             raise ValueError(f"settle_steps={cfg.settle_steps} and hold_steps={cfg.hold_steps} must be >= 1, "
@@ -50,7 +50,7 @@ class InhandGraspEnv(VectorEnv):
         self.noise = self.hand.grasp_noise if cfg.pose_noise is None else cfg.pose_noise
         nj = self.hand.num_joints
         self.single_action_space = spaces.Box(-1.0, 1.0, (nj,), np.float32)
-        self.single_observation_space = spaces.Box(-np.inf, np.inf, (nj + 7,), np.float32)
+        self.single_observation_space = spaces.Box(-10.0, 10.0, (nj + 7,), np.float32)  # rad, m, unit quaternion
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.targets = np.zeros((num_envs, nj))

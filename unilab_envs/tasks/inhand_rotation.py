@@ -27,6 +27,7 @@ from .start_states import load_start_grasps
 
 OBS_MODES = ("state", "privileged", "hora")
 PRIV_DIM = 9  # object position (3), scale, mass, friction, centre of mass (3)
+OBS_CLIP = 5.0  # HORA's clipObservations: every observation entry lies in [-5, 5]
 
 
 def validate(cfg: InhandRotationConfig) -> None:
@@ -50,7 +51,7 @@ class InhandRotationEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, render_mode: str | None = None,
                  config: InhandRotationConfig | None = None, **overrides):
         cfg = apply_overrides(config or InhandRotationConfig(), overrides)
-        if max_episode_steps is not None:
+        if max_episode_steps is not None and "episode_length" not in overrides:  # an explicit episode_length wins
             cfg = dataclasses.replace(cfg, episode_length=int(max_episode_steps))
         validate(cfg)
         if render_mode not in (None, "rgb_array"):
@@ -86,12 +87,14 @@ class InhandRotationEnv(VectorEnv):
 
     # --- spaces and observations ----------------------------------------------------------
     def _make_obs_space(self, nj: int) -> spaces.Space:
-        state = spaces.Box(-np.inf, np.inf, (self.cfg.obs_frames * 2 * nj,), np.float32)
+        def box(*shape):
+            return spaces.Box(-OBS_CLIP, OBS_CLIP, shape, np.float32)
+        state = box(self.cfg.obs_frames * 2 * nj)
         if self.cfg.obs_mode == "state":
             return state
-        parts = {"state": state, "privileged_state": spaces.Box(-np.inf, np.inf, (PRIV_DIM,), np.float32)}
+        parts = {"state": state, "privileged_state": box(PRIV_DIM)}
         if self.cfg.obs_mode == "hora":
-            parts["proprio_history"] = spaces.Box(-np.inf, np.inf, (self.cfg.proprio_history, 2 * nj), np.float32)
+            parts["proprio_history"] = box(self.cfg.proprio_history, 2 * nj)
         return spaces.Dict(parts)
 
     def _push_frame(self, q: np.ndarray) -> None:
@@ -101,13 +104,13 @@ class InhandRotationEnv(VectorEnv):
         self.history.push(normalize_joints(q, self.joint_ranges), self.targets)
 
     def _observe(self):
-        state = self.history.last(self.cfg.obs_frames).copy()
+        state = np.clip(self.history.last(self.cfg.obs_frames), -OBS_CLIP, OBS_CLIP)
         if self.cfg.obs_mode == "state":
             return state
         self.priv[:, 0:3] = self.backend.object_state().pos
-        obs = {"state": state, "privileged_state": self.priv.copy()}
+        obs = {"state": state, "privileged_state": np.clip(self.priv, -OBS_CLIP, OBS_CLIP)}
         if self.cfg.obs_mode == "hora":
-            obs["proprio_history"] = self.history.buf[:, -self.cfg.proprio_history:].copy()
+            obs["proprio_history"] = np.clip(self.history.buf[:, -self.cfg.proprio_history:], -OBS_CLIP, OBS_CLIP)
         return obs
 
     # --- reset ----------------------------------------------------------------------------

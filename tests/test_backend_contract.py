@@ -1,0 +1,110 @@
+"""Contract every physics backend must meet (MotrixSim will run the same tests)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unilab_envs.backends import BACKENDS, PARAM_SHAPES, make_backend
+from unilab_envs.hands import ALLEGRO
+from unilab_envs.objects import OBJECTS
+from unilab_envs.scene import build_scene
+
+G = 9.81
+FAR = np.array([[0.4, 0.4, 0.5]])  # away from the hand: a free body
+
+
+def available():
+    names = []
+    for name, (module, _, _) in BACKENDS.items():
+        try:
+            __import__(module)
+            names.append(name)
+        except ImportError:
+            pass
+    return names
+
+
+@pytest.fixture(params=available())
+def backend(request):
+    be = make_backend(request.param, build_scene(ALLEGRO, OBJECTS["ball"]), num_envs=3, num_threads=2)
+    yield be
+    be.close()
+
+
+def place(be, ids=(0, 1, 2), pos=FAR, quat=(1.0, 0, 0, 0)):
+    ids = np.asarray(ids)
+    home = np.tile(ALLEGRO.home_pose, (len(ids), 1))
+    be.set_state(ids, home, np.broadcast_to(pos, (len(ids), 3)), np.tile(quat, (len(ids), 1)))
+    return home
+
+
+def test_state_round_trip_in_wxyz(backend):
+    quat = np.array([np.cos(0.4), 0.0, 0.0, np.sin(0.4)])  # 0.8 rad about z
+    home = place(backend, quat=quat)
+    q, qd = backend.joint_state()
+    np.testing.assert_allclose(q, home)
+    np.testing.assert_allclose(qd, 0.0)
+    obj = backend.object_state()
+    np.testing.assert_allclose(obj.pos, np.broadcast_to(FAR, (3, 3)))
+    np.testing.assert_allclose(obj.quat, np.tile(quat, (3, 1)), atol=1e-12)
+    np.testing.assert_allclose(obj.linvel, 0.0)
+
+
+def test_free_fall_follows_gravity_and_the_timestep(backend):
+    place(backend)
+    backend.step(np.tile(ALLEGRO.home_pose, (3, 1)), substeps=20)
+    t = 20 * backend.timestep
+    obj = backend.object_state()
+    np.testing.assert_allclose(obj.linvel[:, 2], -G * t, rtol=1e-3)
+    np.testing.assert_allclose(FAR[0, 2] - obj.pos[:, 2], 0.5 * G * t * t, rtol=0.05)
+
+
+def test_object_force_and_mass_parameter(backend):
+    place(backend)
+    backend.set_params(np.arange(3), object_mass=np.array([0.05, 0.1, 0.2]))
+    backend.apply_object_force(np.tile([0.0, 0.0, 0.1 * G], (3, 1)))  # holds exactly 0.1 kg up
+    backend.step(np.tile(ALLEGRO.home_pose, (3, 1)), substeps=20)
+    vz = backend.object_state().linvel[:, 2]
+    t = 20 * backend.timestep
+    np.testing.assert_allclose(vz, [G * t, 0.0, -0.5 * G * t], atol=1e-3)
+
+
+def test_fingertips_touch_a_grasped_ball_and_not_a_far_one(backend):
+    place(backend)
+    assert not backend.fingertip_contacts().any()
+    tips = backend.fingertip_positions()
+    assert tips.shape == (3, 4, 3)
+    # at the home pose the tips surround the ball's start point (fact sheet: 0.051-0.058 m)
+    d = np.linalg.norm(tips - np.asarray(ALLEGRO.object_start), axis=-1)
+    assert np.all((d > 0.045) & (d < 0.065))
+    place(backend, pos=np.asarray(ALLEGRO.object_start))
+    backend.step(np.tile(ALLEGRO.home_pose, (3, 1)), substeps=4)
+    assert backend.fingertip_contacts().sum(-1).min() >= 1
+
+
+def test_actuators_track_targets_and_respect_the_torque_limit(backend):
+    place(backend)
+    lo, hi = backend.joint_ranges().T
+    target = np.tile(np.clip(np.asarray(ALLEGRO.home_pose) + 0.3, lo, hi), (3, 1))
+    backend.step(target, substeps=400)  # 2 s
+    q, _ = backend.joint_state()
+    assert np.abs(q - target).max() < 0.05
+    backend.step(np.tile(lo, (3, 1)), substeps=1)
+    assert np.abs(backend.actuator_forces()).max() <= 0.5 + 1e-9
+
+
+def test_parameters_and_ids_are_checked(backend):
+    assert set(backend.nominal_params()) == set(PARAM_SHAPES)
+    with pytest.raises(KeyError, match="object_mas"):
+        backend.set_params([0], object_mas=np.array([0.1]))
+    with pytest.raises(IndexError, match="out of range"):
+        place(backend, ids=[3])
+
+
+def test_unknown_and_missing_backends_are_clear_errors(monkeypatch):
+    layout = build_scene(ALLEGRO, OBJECTS["ball"])
+    with pytest.raises(ValueError, match="unknown physics backend sim='bullet'.*mujoco"):
+        make_backend("bullet", layout, 1)
+    monkeypatch.setitem(BACKENDS, "fake", ("no_such_module_xyz", "Backend", "fakesim>=1.0"))
+    with pytest.raises(ImportError, match="pip install 'fakesim>=1.0'"):
+        make_backend("fake", layout, 1)

@@ -1,0 +1,144 @@
+"""The vector-env contract a trainer relies on: spaces, seeding, autoreset, rewards, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from unilab_envs.tasks.rewards import TERMS
+
+
+def rollout(envs, seed, steps=15):
+    obs, _ = envs.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    trace = [obs]
+    for _ in range(steps):
+        obs, reward, terminated, truncated, _ = envs.step(rng.uniform(-1, 1, envs.action_space.shape))
+        trace += [obs, reward, terminated, truncated]
+    return trace
+
+
+def test_spaces_and_observations_in_bounds(make_vec):
+    envs = make_vec(num_envs=6)
+    obs, info = envs.reset(seed=0)
+    assert obs.dtype == np.float32 and envs.observation_space.contains(obs)
+    assert isinstance(info, dict)
+    for _ in range(5):
+        obs, reward, terminated, truncated, info = envs.step(envs.action_space.sample())
+        assert envs.observation_space.contains(obs)
+        assert reward.shape == (6,) and terminated.dtype == bool and truncated.dtype == bool
+
+
+def test_same_seed_same_rollout_other_seed_differs(make_vec):
+    a, b = make_vec(num_envs=5), make_vec(num_envs=5)
+    ta, tb = rollout(a, seed=7), rollout(b, seed=7)
+    for x, y in zip(ta, tb):
+        np.testing.assert_array_equal(x, y)
+    tc = rollout(b, seed=8)
+    assert not np.array_equal(ta[0], tc[0])
+
+
+def test_reward_is_the_sum_of_its_info_terms(make_vec):
+    envs = make_vec(num_envs=8)
+    envs.reset(seed=1)
+    for _ in range(5):
+        _, reward, _, _, info = envs.step(envs.action_space.sample())
+        terms = info["reward_terms"]
+        assert set(terms) == set(TERMS)
+        np.testing.assert_allclose(reward, sum(terms.values()), rtol=1e-5, atol=1e-7)
+    assert np.all(terms["torque"] <= 0) and np.all(terms["work"] <= 0) and np.all(terms["pose_diff"] <= 0)
+
+
+def test_reward_weights_come_from_config(make_vec):
+    envs = make_vec(num_envs=4, rewards={"rotate": 0.0, "torque": -1.0, "work": 0.0,
+                                         "object_linvel": 0.0, "pose_diff": 0.0})
+    envs.reset(seed=2)
+    _, reward, _, _, info = envs.step(envs.action_space.sample())
+    assert np.all(info["reward_terms"]["rotate"] == 0)
+    np.testing.assert_allclose(reward, info["reward_terms"]["torque"], rtol=1e-5, atol=1e-8)
+
+
+def test_truncation_autoresets_in_the_same_step(make_vec):
+    envs = make_vec(num_envs=3, episode_length=4, stagger_episodes=False, domain_rand={"enabled": False})
+    envs.reset(seed=0)
+    for _ in range(3):
+        _, _, terminated, truncated, info = envs.step(np.zeros((3, 16)))
+        assert not truncated.any() and "final_obs" not in info
+    obs, _, terminated, truncated, info = envs.step(np.zeros((3, 16)))
+    assert truncated.all() and not terminated.any()
+    assert info["_final_obs"].all() and info["final_obs"].dtype == object
+    final = np.stack(info["final_obs"])
+    assert final.shape == (3, 96) and not np.allclose(final, obs)  # obs is already the next episode's
+    fin = info["final_info"]
+    np.testing.assert_array_equal(fin["episode_length"], 4)
+    np.testing.assert_allclose(fin["episode_seconds"], 0.2)
+    assert not fin["dropped"].any() and np.all(np.isfinite(fin["rotation_speed"]))
+    _, _, _, truncated, info = envs.step(np.zeros((3, 16)))
+    assert not truncated.any() and "final_obs" not in info
+
+
+def test_termination_when_the_object_is_below_the_threshold(make_vec):
+    envs = make_vec(num_envs=4, termination_height=1.0)  # every grasp is "dropped" at once
+    envs.reset(seed=0)
+    _, _, terminated, truncated, info = envs.step(np.zeros((4, 16)))
+    assert terminated.all() and not truncated.any()
+    assert info["final_info"]["dropped"].all()
+    np.testing.assert_array_equal(info["final_info"]["episode_length"], 1)
+
+
+def test_episodes_do_not_run_in_lockstep(make_vec):
+    envs = make_vec(num_envs=64, episode_length=20, domain_rand={"enabled": False})
+    envs.reset(seed=0)
+    end_steps = []
+    for t in range(20):
+        _, _, terminated, truncated, _ = envs.step(np.zeros((64, 16)))
+        end_steps += [t] * int((terminated | truncated).sum())
+    assert len(set(end_steps)) > 10  # first episodes end spread over the whole episode length
+
+
+def test_observation_modes(make_vec):
+    priv = make_vec(num_envs=3, obs_mode="privileged")
+    obs, _ = priv.reset(seed=0)
+    assert set(obs) == {"state", "privileged_state"} and obs["privileged_state"].shape == (3, 9)
+    pos = priv.backend.object_state().pos
+    np.testing.assert_allclose(obs["privileged_state"][:, :3], pos, atol=1e-6)
+    assert np.all(np.abs(obs["privileged_state"][:, 3:]) <= 1.0 + 1e-6)  # scaled by the DR ranges
+
+    hora = make_vec(num_envs=3, obs_mode="hora")
+    obs, _ = hora.reset(seed=0)
+    assert obs["proprio_history"].shape == (3, 30, 32)
+    for _ in range(3):
+        obs, *_ = hora.step(np.zeros((3, 16)))
+    # the state vector is the newest 3 frames of the same history
+    np.testing.assert_allclose(obs["state"], obs["proprio_history"][:, -3:].reshape(3, -1))
+    assert hora.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize("bad, match", [(np.zeros((4, 15)), r"shape \(4, 15\)"),
+                                        (np.zeros(16), r"shape \(16,\)"),
+                                        (np.full((4, 16), np.nan), "NaN")])
+def test_bad_actions_raise_clear_errors(make_vec, bad, match):
+    envs = make_vec(num_envs=4)
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match=match):
+        envs.step(bad)
+
+
+def test_unknown_config_key_suggests_the_nearest(make_vec):
+    with pytest.raises(KeyError, match="did you mean 'episode_length'"):
+        make_vec(num_envs=2, episode_lenght=10)
+    with pytest.raises(KeyError, match="domain_rand.mass_range"):
+        make_vec(num_envs=2, domain_rand={"mass_rang": (0.1, 0.2)})
+    with pytest.raises(ValueError, match="obs_mode='pixels'"):
+        make_vec(num_envs=2, obs_mode="pixels")
+
+
+def test_actions_move_targets_by_one_24th_within_limits(make_vec):
+    envs = make_vec(num_envs=2, domain_rand={"enabled": False})
+    envs.reset(seed=0)
+    before = envs.targets.copy()
+    envs.step(np.full((2, 16), 0.5))
+    lo, hi = envs.joint_ranges.T
+    np.testing.assert_allclose(envs.targets, np.clip(before + 0.5 / 24, lo, hi))
+    for _ in range(60):
+        envs.step(np.ones((2, 16)))
+    assert np.all(envs.targets <= hi + 1e-12)
