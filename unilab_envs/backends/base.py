@@ -3,6 +3,8 @@
 Conventions every backend converts to: quaternions wxyz (MuJoCo's), world-frame velocities,
 hand joints in the hand spec's order, float64 arrays of leading dimension ``num_envs``.
 Arrays a backend returns may be views that change on the next ``step``: copy to keep them.
+Joint and object state are current after ``step``; fingertip positions and contacts and actuator
+forces may be those of the last substep (MuJoCo's ``mj_step`` convention).
 """
 from __future__ import annotations
 

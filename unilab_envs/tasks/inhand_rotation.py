@@ -78,7 +78,8 @@ class InhandRotationEnv(VectorEnv):
         self.start_pose = np.zeros((n, nj))
         self.progress = np.zeros(n, np.int64)
         self.limit = np.full(n, cfg.episode_length, np.int64)  # step at which each episode truncates
-        self.history = FrameHistory(n, max(cfg.obs_frames, cfg.proprio_history), nj)
+        frames = max(cfg.obs_frames, cfg.proprio_history if cfg.obs_mode == "hora" else 0)
+        self.history = FrameHistory(n, frames, nj)
         self.priv = np.zeros((n, PRIV_DIM), np.float32)
         self.mass, self.scale = np.zeros(n), np.zeros(n)
         self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt)
