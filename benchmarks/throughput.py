@@ -86,7 +86,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("num_envs")
     ax.set_ylabel("env steps / s (20 Hz control steps)")
-    ax.set_title(f"Allegro rotation, MuJoCo batch, {rows[0]['threads']} threads")
+    ax.set_title(f"Allegro rotation, MuJoCo batch, up to {max(r['threads'] for r in rows)} threads")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
