@@ -126,10 +126,20 @@ def _validate_values(arr: np.ndarray, columns: tuple[str, ...], exc: type[Except
             )
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _atomic_tmp(directory: Path, name: str, write) -> Path:
     """Write via ``write(fileobj)`` into a fsynced temp file in ``directory``; return its path."""
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a cache is shared like any file
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -215,7 +225,7 @@ def save_grasps(
         for tmp in (tmp_json, tmp_npy):
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
-    logger.info("wrote %d grasps to %s", arr.shape[0], target)
+    logger.debug("wrote %d grasps to %s", arr.shape[0], target)
     return target
 
 
