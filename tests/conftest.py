@@ -34,8 +34,6 @@ def make_vec(cache_dir):
     """``gymnasium.make_vec`` for the rotation task, closing what it made."""
     import gymnasium as gym
 
-    import unilab_envs  # noqa: F401
-
     made = []
 
     def make(num_envs=4, env_id="AllegroInhandRotation-v0", **kwargs):

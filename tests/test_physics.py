@@ -71,3 +71,13 @@ def test_render_rgb_array_shows_env_zero(make_vec):
     frame = envs.render()
     assert frame.shape == (120, 160, 3) and frame.dtype == np.uint8
     assert frame.std() > 5  # not a blank image
+
+
+def test_switched_off_randomisation_leaves_the_scene_values(make_vec):
+    envs = make_vec(num_envs=4, domain_rand={"friction": False, "pd_gains": False})
+    envs.reset(seed=0)
+    b, m = envs.backend.batch, envs.backend.model
+    assert b.expanded("geom_friction") is None  # never touched: hand geoms keep 1.0, tips 2.0
+    assert b.expanded("actuator_gainprm") is None
+    assert b.expanded("body_mass") is not None  # mass is still randomised
+    np.testing.assert_allclose(m.geom_friction[m.geom("ff_tip_geom").id, 0], 2.0)

@@ -31,7 +31,7 @@ def test_spaces_and_observations_in_bounds(make_vec):
 def test_same_seed_same_rollout_other_seed_differs(make_vec):
     a, b = make_vec(num_envs=5), make_vec(num_envs=5)
     ta, tb = rollout(a, seed=7), rollout(b, seed=7)
-    for x, y in zip(ta, tb):
+    for x, y in zip(ta, tb, strict=True):
         np.testing.assert_array_equal(x, y)
     tc = rollout(b, seed=8)
     assert not np.array_equal(ta[0], tc[0])

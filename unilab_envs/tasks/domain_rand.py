@@ -7,31 +7,34 @@ from .config import DomainRandConfig
 
 
 def sample_params(cfg: DomainRandConfig, nominal: dict[str, np.ndarray], n: int,
-                  rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                  rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray], set[str]]:
     """Draw parameters for ``n`` envs being reset.
 
     Returns the index into ``cfg.scale_list`` of each env's listed scale (it picks the grasp
-    cache) and the parameters for ``PhysicsBackend.set_params``. Switched-off entries get the
-    nominal value, so an env never keeps a previous episode's draw.
+    cache), every parameter's value per env (switched-off entries at their nominal value, for the
+    privileged observation), and the names to write to the simulator: the randomised ones and
+    the scale. Switched-off entries are left as the scene defines them.
     """
     on = cfg.enabled
+    switches = {"object_mass": cfg.object_mass, "object_com": cfg.object_com, "friction": cfg.friction,
+                "kp": cfg.pd_gains, "kv": cfg.pd_gains}
+    active = {k for k, flag in switches.items() if on and flag} | {"object_scale"}
     scale_idx = rng.integers(len(cfg.scale_list), size=n)
     scale = np.asarray(cfg.scale_list, float)[scale_idx]
     if on and cfg.object_scale and cfg.scale_jitter > 0:
         scale = scale + rng.uniform(-cfg.scale_jitter, cfg.scale_jitter, n)
     nu = nominal["kp"].shape[0]
-    params = {
-        "object_scale": scale,
-        "object_mass": rng.uniform(*cfg.mass_range, n) if on and cfg.object_mass
-        else np.full(n, float(nominal["object_mass"])),
-        "object_com": rng.uniform(*cfg.com_range, (n, 3)) if on and cfg.object_com
-        else np.tile(nominal["object_com"], (n, 1)),
-        "friction": rng.uniform(*cfg.friction_range, n) if on and cfg.friction
-        else np.full(n, float(nominal["friction"])),
-        "kp": nominal["kp"] * (rng.uniform(*cfg.kp_scale_range, (n, nu)) if on and cfg.pd_gains else 1.0),
-        "kv": nominal["kv"] * (rng.uniform(*cfg.kv_scale_range, (n, nu)) if on and cfg.pd_gains else 1.0),
+    draws = {
+        "object_mass": lambda: rng.uniform(*cfg.mass_range, n),
+        "object_com": lambda: rng.uniform(*cfg.com_range, (n, 3)),
+        "friction": lambda: rng.uniform(*cfg.friction_range, n),
+        "kp": lambda: nominal["kp"] * rng.uniform(*cfg.kp_scale_range, (n, nu)),
+        "kv": lambda: nominal["kv"] * rng.uniform(*cfg.kv_scale_range, (n, nu)),
     }
-    return scale_idx, params
+    params = {"object_scale": scale}
+    for name, draw in draws.items():
+        params[name] = draw() if name in active else np.broadcast_to(nominal[name], (n, *nominal[name].shape)).copy()
+    return scale_idx, params, active
 
 
 class RandomPushes:

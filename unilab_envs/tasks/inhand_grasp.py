@@ -112,7 +112,8 @@ class InhandGraspEnv(VectorEnv):
         done = terminated | truncated
         if done.any():
             ids = np.flatnonzero(done)
-            info.update(autoreset.final_info(ids, self.num_envs, obs, {"is_success": success, "grasp": self.candidate.copy()}))
+            stats = {"is_success": success, "grasp": self.candidate.copy()}
+            info.update(autoreset.final_info(ids, self.num_envs, obs, stats))
             self._reset_envs(ids)
             obs = self._observe()
         return obs, success.astype(np.float32), terminated, truncated, info

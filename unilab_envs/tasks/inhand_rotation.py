@@ -127,8 +127,8 @@ class InhandRotationEnv(VectorEnv):
 
     def _reset_envs(self, ids: np.ndarray) -> None:
         rng, dr = self.np_random, self.cfg.domain_rand
-        scale_idx, params = sample_params(dr, self.nominal, len(ids), rng)
-        self.backend.set_params(ids, **params)
+        scale_idx, params, active = sample_params(dr, self.nominal, len(ids), rng)
+        self.backend.set_params(ids, **{k: params[k] for k in active})
         rows = np.empty((len(ids), self.grasps[0].shape[1]))
         for k, cache in enumerate(self.grasps):  # loop over scales (a handful), not over envs
             sel = scale_idx == k
