@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .grasp_cache import cache_filename, default_cache_dir, save_grasps
+from .grasp_cache import cache_filename, default_cache_dir, format_scale, save_grasps
 from .hands import get_hand
 from .objects import OBJECTS
 from .scene import PhysicsOptions
@@ -42,7 +42,7 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
     try:
         env.reset(seed=seed)
         zeros = np.zeros(env.action_space.shape, np.float32)
-        with tqdm(total=num_grasps, desc=f"grasps {hand}/{object_type}/{scale:g}", unit="grasp",
+        with tqdm(total=num_grasps, desc=f"grasps {hand}/{object_type} scale {format_scale(scale)}", unit="grasp", mininterval=1.0,
                   disable=not progress) as bar:
             while sum(len(f) for f in found) < num_grasps:
                 _, _, _, _, info = env.step(zeros)
@@ -53,7 +53,7 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
                 kept = fin["grasp"][ended & fin["is_success"]]
                 found.append(kept)
                 bar.update(min(len(kept), bar.total - bar.n))
-                bar.set_postfix(yield_=f"{sum(len(f) for f in found) / max(attempts, 1):.0%}")
+                bar.set_postfix(yield_=f"{sum(len(f) for f in found) / max(attempts, 1):.0%}", refresh=False)
                 if attempts >= max_attempts:
                     raise RuntimeError(
                         f"only {sum(len(f) for f in found)} of {num_grasps} grasps passed in {attempts} attempts "
