@@ -119,8 +119,9 @@ def build_scene(hand: HandSpec, obj: ObjectSpec, options: PhysicsOptions = Physi
                     objname=hand.palm_site)
     for geom in hand.fingertip_geoms:
         # data="found" (bit 0), reduce="mindist" (1), num=1: 1 while the tip touches the object.
+        # geom1/geom2 (not body2): MotrixSim's MJCF loader requires both sides of one kind.
         spec.add_sensor(name=f"{geom}_touch", type=sens.mjSENS_CONTACT, objtype=mujoco.mjtObj.mjOBJ_GEOM,
-                        objname=geom, reftype=mujoco.mjtObj.mjOBJ_BODY, refname=OBJECT_BODY,
+                        objname=geom, reftype=mujoco.mjtObj.mjOBJ_GEOM, refname=OBJECT_GEOM,
                         intprm=[1, 1, 1])
     spec.compile()  # raise here, with MuJoCo's message, if anything above is wrong
     return SceneLayout(xml=spec.to_xml(), hand=hand, obj=obj, timestep=options.timestep)

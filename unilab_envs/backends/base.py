@@ -1,10 +1,19 @@
 """The physics backend protocol: what a task may ask of a simulator.
 
 Conventions every backend converts to: quaternions wxyz (MuJoCo's), world-frame velocities,
-hand joints in the hand spec's order, float64 arrays of leading dimension ``num_envs``.
-Arrays a backend returns may be views that change on the next ``step``: copy to keep them.
-Joint and object state are current after ``step``; fingertip positions and contacts and actuator
-forces may be those of the last substep (MuJoCo's ``mj_step`` convention).
+hand joints in the hand spec's order, float arrays (float64, or float32 for a float32 engine) of
+leading dimension ``num_envs``. Arrays a backend returns may be live views that change on the next
+``step``: copy to keep them. Joint and object state are current after ``step``; fingertip positions
+and contacts and actuator forces may be those of the last substep (MuJoCo's ``mj_step``
+convention), and an engine without an actuator-force buffer may evaluate the actuator law instead.
+
+Semantics a backend must keep (docs/motrixsim.md records how MotrixSim 0.10 meets them):
+- ``set_params``: a new object mass or scale rescales the object's inertia (mass x scale^2 x the
+  shape's unit inertia); parameters persist until set again, ``set_state`` never clears them.
+- ``apply_object_force``: the force acts on every substep until changed, even where the engine
+  clears external forces after each physics step (re-apply it per substep there).
+- ``render`` may raise ``NotImplementedError`` where the engine cannot render offscreen.
+- Solver options in ``PhysicsOptions`` are MuJoCo's; a backend documents which it honours.
 """
 from __future__ import annotations
 
