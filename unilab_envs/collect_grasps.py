@@ -38,13 +38,13 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
                       physics=physics or PhysicsOptions(), num_threads=num_threads)
     env = InhandGraspEnv(num_envs=num_envs, config=cfg, **overrides)
     max_attempts = max_attempts or 50 * num_grasps
-    found, attempts = [], 0
+    found, kept_total, attempts = [], 0, 0
     try:
         env.reset(seed=seed)
         zeros = np.zeros(env.action_space.shape, np.float32)
-        with tqdm(total=num_grasps, desc=f"grasps {hand}/{object_type} scale {format_scale(scale)}", unit="grasp", mininterval=1.0,
-                  disable=not progress) as bar:
-            while sum(len(f) for f in found) < num_grasps:
+        with tqdm(total=num_grasps, desc=f"grasps {hand}/{object_type} scale {format_scale(scale)}",
+                  unit="grasp", mininterval=1.0, disable=not progress) as bar:
+            while kept_total < num_grasps:
                 _, _, _, _, info = env.step(zeros)
                 if "final_info" not in info:
                     continue
@@ -52,11 +52,12 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
                 attempts += int(ended.sum())
                 kept = fin["grasp"][ended & fin["is_success"]]
                 found.append(kept)
+                kept_total += len(kept)
                 bar.update(min(len(kept), bar.total - bar.n))
-                bar.set_postfix(yield_=f"{sum(len(f) for f in found) / max(attempts, 1):.0%}", refresh=False)
+                bar.set_postfix(yield_=f"{kept_total / max(attempts, 1):.0%}", refresh=False)
                 if attempts >= max_attempts:
                     raise RuntimeError(
-                        f"only {sum(len(f) for f in found)} of {num_grasps} grasps passed in {attempts} attempts "
+                        f"only {kept_total} of {num_grasps} grasps passed in {attempts} attempts "
                         f"for hand={hand} object={object_type} scale={scale}; the object may not fit the hand "
                         f"at this scale (criteria: {env.criteria()})")
         grasps = np.concatenate(found)[:num_grasps]

@@ -50,14 +50,12 @@ class MujocoBatchBackend:
         self._ov = int(m.jnt_dofadr[obj_j.id])
         self._obody = m.body(layout.object_body).id
         self._ogeom = m.geom(layout.object_geom).id
-        hand_geoms = [g for g in range(m.ngeom) if m.geom_contype[g] and m.body_rootid[m.geom_bodyid[g]]
-                      == m.body(hand_root_body(m, hand)).id]
+        root = m.body(hand_root_body(m, hand)).id
+        hand_geoms = [g for g in range(m.ngeom) if m.geom_contype[g] and m.body_rootid[m.geom_bodyid[g]] == root]
         self._friction_geoms = np.array(hand_geoms + [self._ogeom])
 
-        def sl(name: str) -> slice:
-            s = m.sensor(name)
-            return slice(int(s.adr[0]), int(s.adr[0] + s.dim[0]))
-        self._s_palm = sl("palm_pos")
+        palm = int(m.sensor("palm_pos").adr[0])
+        self._s_palm = slice(palm, palm + 3)
         tips = [m.sensor(f"{s}_pos").adr[0] for s in hand.fingertip_sites]
         self._s_tips = (np.asarray(tips)[:, None] + np.arange(3)).ravel()
         self._s_touch = np.array([m.sensor(n).adr[0] for n in layout.contact_sensors])
