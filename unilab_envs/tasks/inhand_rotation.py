@@ -28,6 +28,8 @@ from .start_states import load_start_grasps
 OBS_MODES = ("state", "privileged", "hora")
 PRIV_DIM = 9  # object position (3), scale, mass, friction, centre of mass (3)
 OBS_CLIP = 5.0  # HORA's clipObservations: every observation entry lies in [-5, 5]
+#: per-episode means in ``final_info``: object speed (m/s), mean |joint torque| (N m), |mechanical power| (W)
+EPISODE_MEANS = ("object_speed", "torque", "power")
 
 
 def validate(cfg: InhandRotationConfig) -> None:
@@ -84,6 +86,8 @@ class InhandRotationEnv(VectorEnv):
         self.mass, self.scale = np.zeros(n), np.zeros(n)
         self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt)
         self.ep_return, self.ep_angle = np.zeros(n), np.zeros(n)
+        # Per-episode sums of physical quantities (speed m/s, torque N m, power W) and of each reward term.
+        self.ep_sums = {k: np.zeros(n) for k in (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))}
         self._prev_quat = np.zeros((n, 4))
 
     # --- spaces and observations ----------------------------------------------------------
@@ -142,6 +146,8 @@ class InhandRotationEnv(VectorEnv):
         self.limit[ids] = self.cfg.episode_length
         self.ep_return[ids] = 0.0
         self.ep_angle[ids] = 0.0
+        for acc in self.ep_sums.values():
+            acc[ids] = 0.0
         self._prev_quat[ids] = obj_quat
         self.pushes.reset(ids)
         self.mass[ids], self.scale[ids] = params["object_mass"], params["object_scale"]
@@ -170,11 +176,17 @@ class InhandRotationEnv(VectorEnv):
 
         q, qd = self.backend.joint_state()
         obj = self.backend.object_state()
+        tau = self.backend.actuator_forces()
         terms = rewards.weighted_terms(cfg.rewards, self.control_dt, angvel=obj.angvel, axis=self.axis,
                                        clip=cfg.angvel_clip, linvel=obj.linvel, joint_pos=q,
-                                       start_pose=self.start_pose, tau=self.backend.actuator_forces(),
-                                       joint_vel=qd)
+                                       start_pose=self.start_pose, tau=tau, joint_vel=qd)
         reward = sum(terms.values())
+        sums = self.ep_sums
+        sums["object_speed"] += np.linalg.norm(obj.linvel, axis=-1)
+        sums["torque"] += np.abs(tau).mean(-1)
+        sums["power"] += np.abs((tau * qd).sum(-1))
+        for name, value in terms.items():
+            sums[f"reward_{name}"] += value
         turned = world_rotation_between(self._prev_quat, obj.quat) @ self.axis
         self._prev_quat[:] = obj.quat
         self.ep_angle += turned
@@ -204,12 +216,17 @@ class InhandRotationEnv(VectorEnv):
     def _final_info(self, ids: np.ndarray, obs, terminated: np.ndarray) -> dict:
         """Terminal observations and per-episode statistics of the envs that just finished."""
         seconds = self.progress * self.control_dt
-        return autoreset.final_info(ids, self.num_envs, obs, {
+        steps = np.maximum(self.progress, 1)
+        stats = {
             "episode_return": self.ep_return.copy(), "episode_length": self.progress.copy(),
             "episode_seconds": seconds, "rotation_angle": self.ep_angle.copy(),
             "rotation_speed": self.ep_angle / np.maximum(seconds, self.control_dt),
             "dropped": terminated.copy(), "object_scale": self.scale.copy(),
-        })
+        }
+        stats.update({k: self.ep_sums[k] / steps for k in EPISODE_MEANS})
+        stats["work"] = self.ep_sums["power"] * self.control_dt
+        stats.update({k: v.copy() for k, v in self.ep_sums.items() if k.startswith("reward_")})
+        return autoreset.final_info(ids, self.num_envs, obs, stats)
 
     # --- rendering and lifetime -----------------------------------------------------------
     def render(self):

@@ -1,0 +1,14 @@
+"""The trainers behind ``--algo``: each module offers ``train(cfg, run_dir, resume) -> summary``,
+``list_checkpoints(run_dir)``, ``checkpoint_iteration(path)`` and ``load_actor(run_dir, checkpoint)``."""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+ALGOS = {"ppo": "trainers.ppo", "appo": "trainers.appo"}
+
+
+def get_algo(name: str) -> ModuleType:
+    if name not in ALGOS:
+        raise ValueError(f"--algo {name!r} is not known; choose one of {sorted(ALGOS)}")
+    return importlib.import_module(ALGOS[name])

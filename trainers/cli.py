@@ -1,0 +1,213 @@
+"""The ``train``, ``eval`` and ``export`` commands.
+
+    train --algo ppo --task allegro_inhand --sim mujoco [--profile P] [flags] [key=value ...]
+    eval  --algo ppo --task allegro_inhand --sim mujoco --load-run -1 [--checkpoint -1] [key=value ...]
+    python -m trainers eval ...      # where the shell's builtin `eval` shadows the console script
+    unilab-eval ...                  # the same, namespaced
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from unilab_envs.grasp_cache import GraspCacheError
+
+from . import config as config_mod
+from . import runs
+from .algos import get_algo
+
+log = logging.getLogger("trainers")
+
+FLAGS = {  # flag dest -> config key
+    "num_envs": "training.num_envs", "seed": "training.seed", "max_iterations": "training.max_iterations",
+    "experiment_name": "training.experiment_name", "run_name": "training.run_name",
+    "headless": "training.headless", "device": "training.device",
+}
+
+
+def parser(command: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=command, description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--algo", required=True, help="ppo | appo")
+    p.add_argument("--task", required=True, help="e.g. allegro_inhand, allegro_inhand_grasp")
+    p.add_argument("--sim", default="mujoco", help="physics backend (default: mujoco)")
+    p.add_argument("--profile", default=None, help="config variant: conf/<algo>/task/<task>/<sim>_<profile>.yaml")
+    p.add_argument("--num-envs", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-iterations", type=int, help="total iterations of the run (a resumed run continues to it)")
+    p.add_argument("--experiment-name", help="folder under logs/<algo family>/ (default: the env id)")
+    p.add_argument("--run-name", help="suffix of the run folder name")
+    p.add_argument("--headless", action="store_true", default=None,
+                   help="no window (rendering is always offscreen here; accepted for familiar command lines)")
+    p.add_argument("--device", help="torch device: auto | cpu | cuda[:N]")
+    p.add_argument("--load-run", default="-1", help="run folder name or -1 = newest (eval, export, --resume)")
+    p.add_argument("--checkpoint", default="-1", help="iteration number, file, or -1 = newest")
+    if command == "train":
+        p.add_argument("--resume", action="store_true", help="continue --load-run in place: steps, optimizer, logs")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="dotted config overrides, e.g. env.object_type=cube")
+    return p
+
+
+def parse(command: str, argv: list[str] | None) -> argparse.Namespace:
+    """Flags and ``key=value`` overrides in any order."""
+    p = parser(command)
+    args, rest = p.parse_known_args(argv)
+    bad = [a for a in rest if a.startswith("-") or "=" not in a]
+    if bad:
+        p.error(f"unrecognized arguments: {' '.join(bad)} (overrides are key=value, e.g. training.num_envs=64)")
+    args.overrides = list(args.overrides) + rest
+    return args
+
+
+def flag_overrides(args: argparse.Namespace) -> list[tuple[str, object]]:
+    return [(key, getattr(args, dest)) for dest, key in FLAGS.items() if getattr(args, dest) is not None]
+
+
+def compose(args: argparse.Namespace) -> DictConfig:
+    return config_mod.compose(args.algo, args.task, args.sim, args.profile,
+                              flag_overrides(args) + list(args.overrides))
+
+
+def saved_config(run_dir: Path, args: argparse.Namespace) -> DictConfig:
+    """A run's own config with this command's flags and overrides on top."""
+    cfg = config_mod.load(run_dir / runs.CONFIG_FILE)
+    return config_mod.apply_overrides(cfg, flag_overrides(args) + list(args.overrides))
+
+
+def train(argv: list[str] | None = None) -> int:
+    args = parse("train", argv)
+    cfg = compose(args)
+    if cfg.task.kind == "grasp":
+        from .grasp import collect
+
+        run_dir = runs.new_run_dir(cfg)
+        config_mod.save(cfg, run_dir / runs.CONFIG_FILE)
+        t0 = time.time()
+        summary = collect(cfg) | {"wall_seconds": round(time.time() - t0, 1)}
+        runs.write_json(run_dir / runs.SUMMARY_FILE, summary)
+        for c in summary["caches"]:
+            print(f"grasp cache (scale {c['scale']:g}): {c['path']}")
+        return 0
+    algo = get_algo(args.algo)
+    if args.resume:
+        run_dir = runs.find_run(runs.experiment_dir(cfg), args.load_run)
+        cfg = saved_config(run_dir, args)
+        log.info("resuming %s", run_dir)
+    else:
+        run_dir = runs.new_run_dir(cfg)
+    config_mod.save(cfg, run_dir / runs.CONFIG_FILE)
+    print(f"run folder: {run_dir}")
+    summary = algo.train(cfg, run_dir, resume=args.resume)
+    if cfg.training.export:
+        summary["export"] = export_run(algo, run_dir, summary["checkpoint"])
+    if not cfg.training.no_play:
+        from .evaluate import record_video
+
+        actor, _ = algo.load_actor(run_dir, Path(summary["checkpoint"]))
+        video = record_video(env_factory(cfg), actor, cfg.training.play_seconds, run_dir / "videos" / "play.mp4")
+        summary["video"] = str(video)
+    runs.write_json(run_dir / runs.SUMMARY_FILE, summary)
+    print(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
+          f"{summary['env_steps_per_second']:.0f} steps/s; checkpoint {summary['checkpoint']}")
+    return 0
+
+
+def env_factory(cfg: DictConfig):
+    import gymnasium as gym
+
+    import unilab_envs  # noqa: F401
+
+    def make(num_envs: int, **extra):
+        return gym.make_vec(cfg.task.env_id, num_envs=num_envs, **(config_mod.env_kwargs(cfg) | extra))
+    return make
+
+
+def export_run(algo, run_dir: Path, checkpoint: str | Path) -> dict:
+    from .export import export_actor
+
+    actor, info = algo.load_actor(run_dir, Path(checkpoint))
+    out = run_dir / "exported"
+    report = export_actor(actor, info["obs_dim"], out, reference=info["reference"],
+                          meta={"checkpoint": str(checkpoint)})
+    onnx = "unchecked" if report["onnx_max_abs_diff"] is None else f"{report['onnx_max_abs_diff']:.1e}"
+    print(f"exported {out / 'policy.pt'} and {out / 'policy.onnx'} (max |action diff| vs the in-package policy: "
+          f"torchscript {report['torchscript_max_abs_diff']:.1e}, onnx {onnx})")
+    return report
+
+
+def _locate(args: argparse.Namespace) -> tuple[object, Path, Path, DictConfig]:
+    cfg = compose(args)
+    if cfg.task.kind == "grasp":
+        raise SystemExit(f"--task {args.task} collects grasps and has no policy to evaluate or export")
+    algo = get_algo(args.algo)
+    run_dir = runs.find_run(runs.experiment_dir(cfg), args.load_run)
+    ckpt = runs.pick_checkpoint(algo.list_checkpoints(run_dir), args.checkpoint, run_dir, algo.checkpoint_iteration)
+    return algo, run_dir, ckpt, saved_config(run_dir, args)
+
+
+def evaluate(argv: list[str] | None = None) -> int:
+    from .evaluate import evaluate as run_eval
+    from .evaluate import format_table, record_video
+
+    args = parse("eval", argv)
+    algo, run_dir, ckpt, cfg = _locate(args)
+    actor, _ = algo.load_actor(run_dir, ckpt)
+    ev = cfg.eval
+    t0 = time.time()
+    result = run_eval(env_factory(cfg), actor, ev.episodes, ev.num_envs, ev.seed, list(cfg.env.domain_rand.scale_list),
+                      progress=cfg.training.progress_bar)
+    result |= {"run": str(run_dir), "checkpoint": str(ckpt), "wall_seconds": round(time.time() - t0, 1),
+               "config": OmegaConf.to_container(cfg.eval)}
+    if ev.video:
+        result["video"] = str(record_video(env_factory(cfg), actor, ev.video_seconds,
+                                           run_dir / "videos" / f"eval_{ckpt.stem}.mp4", seed=ev.seed))
+    out = run_dir / "eval" / f"{ckpt.stem}.json"
+    runs.write_json(out, result)
+    print(format_table(result, title=f"{cfg.task.env_id} | {run_dir.name} | {ckpt.name}"))
+    print(f"results: {out}")
+    return 0
+
+
+def export(argv: list[str] | None = None) -> int:
+    args = parse("export", argv)
+    algo, run_dir, ckpt, _ = _locate(args)
+    export_run(algo, run_dir, ckpt)
+    return 0
+
+
+COMMANDS = {"train": train, "eval": evaluate, "export": export}
+
+
+def _run(fn, argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return fn(argv)
+    except (config_mod.ConfigError, runs.RunNotFound, runs.CheckpointError, GraspCacheError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def train_main() -> int:
+    return _run(train)
+
+
+def eval_main() -> int:
+    return _run(evaluate)
+
+
+def export_main() -> int:
+    return _run(export)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: python -m trainers {{{','.join(COMMANDS)}}} --algo ... --task ... [key=value ...]",
+              file=sys.stderr)
+        return 2
+    return _run(COMMANDS[argv[0]], argv[1:])

@@ -1,0 +1,192 @@
+"""Compose a run's config from ``conf/`` and apply command-line overrides.
+
+Layers, each merged over the last (OmegaConf):
+
+1. the task's env dataclass defaults (``unilab_envs.tasks.config``): the one source of env defaults;
+2. ``conf/defaults.yaml``: training and eval defaults shared by every run;
+3. ``conf/sim/<sim>.yaml``: the backend;
+4. ``conf/task/<task>.yaml``: the task (env id, hand, object);
+5. ``conf/<algo>/algo.yaml``: the algorithm's hyper-parameters;
+6. ``conf/<algo>/task/<task>/<sim>[_<profile>].yaml``: this combination; its optional ``defaults: [name]``
+   list composes sibling files first (``mujoco_hora.yaml`` starts from ``mujoco.yaml``);
+7. flags (``--num-envs`` ...), then dotted ``key=value`` overrides.
+
+A combination is configured exactly when its file in step 6 exists.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+try:  # OmegaConf >= 2.4 keeps tuples as TupleConfig
+    from omegaconf import TupleConfig
+except ImportError:  # pragma: no cover
+    TupleConfig = ListConfig
+
+from unilab_envs.config import to_dict
+from unilab_envs.tasks.config import InhandRotationConfig
+
+#: keys set by a command-line flag only, with the flag to use instead
+FLAG_ONLY = {"training.sim_backend": "--sim", "env.sim": "--sim", "run.algo": "--algo", "run.task": "--task",
+             "run.sim": "--sim", "run.profile": "--profile"}
+#: sections whose keys are passed through to a library that validates them itself
+OPEN_SECTIONS = ("algo.hparams.",)
+
+
+class ConfigError(ValueError):
+    """A config that cannot be composed: unknown combination, key or value."""
+
+
+def conf_dir() -> Path:
+    """``$UNILAB_CONF_DIR``, else ``conf/`` installed with the package, else the source checkout's ``conf/``."""
+    if os.environ.get("UNILAB_CONF_DIR"):
+        return Path(os.environ["UNILAB_CONF_DIR"])
+    installed = Path(__file__).parent / "conf"
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "conf"
+
+
+def configured(root: Path | None = None) -> list[tuple[str, str, str, str | None]]:
+    """Every configured ``(algo, task, sim, profile)``."""
+    root = root or conf_dir()
+    found = []
+    for leaf in sorted(root.glob("*/task/*/*.yaml")):
+        sim, _, profile = leaf.stem.partition("_")
+        found.append((leaf.parts[-4], leaf.parts[-2], sim, profile or None))
+    return found
+
+
+def describe(combo: tuple[str, str, str, str | None]) -> str:
+    algo, task, sim, profile = combo
+    return f"--algo {algo} --task {task} --sim {sim}" + (f" --profile {profile}" if profile else "")
+
+
+def _load(path: Path) -> DictConfig:
+    try:
+        return OmegaConf.load(path)
+    except Exception as e:  # a YAML error names the file, not just the line
+        raise ConfigError(f"cannot read config file {path}: {e}") from e
+
+
+def _leaf_layers(leaf: Path, seen: tuple[Path, ...] = ()) -> list[DictConfig]:
+    """The leaf file, preceded by the siblings its ``defaults`` list names (recursively)."""
+    if leaf in seen:
+        raise ConfigError(f"config files include each other in a cycle: {' -> '.join(map(str, seen + (leaf,)))}")
+    node = _load(leaf)
+    layers = []
+    for name in node.pop("defaults", None) or []:
+        sibling = leaf.with_name(f"{name}.yaml")
+        if not sibling.is_file():
+            raise ConfigError(f"{leaf} lists defaults {name!r}, but {sibling} does not exist")
+        layers += _leaf_layers(sibling, seen + (leaf,))
+    return layers + [node]
+
+
+def flat_keys(node: Any, prefix: str = "") -> list[str]:
+    """Every dotted key of a composed config (sections and leaves)."""
+    keys = []
+    if isinstance(node, DictConfig):
+        for k in node.keys():
+            key = f"{prefix}{k}"
+            keys.append(key)
+            keys += flat_keys(node[k], key + ".")
+    return keys
+
+
+def suggest(key: str, valid: Iterable[str]) -> str:
+    valid = list(valid)
+    close = difflib.get_close_matches(key, valid, n=3, cutoff=0.6)
+    if not close:  # match the last component too: "training.num_env" -> "training.num_envs"
+        tail = key.rsplit(".", 1)[-1]
+        close = [k for k in valid if difflib.get_close_matches(tail, [k.rsplit(".", 1)[-1]], cutoff=0.75)][:3]
+    return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"a.b=[1, 2]"`` -> ``("a.b", [1, 2])``: values are parsed as YAML (numbers, lists, null, true)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"override {text!r} is not key=value (e.g. training.num_envs=64)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise ConfigError(f"cannot parse the value of override {text!r}: {e}") from e
+    if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
+        try:
+            value = float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
+        except ValueError:
+            pass
+    return key, value
+
+
+def _check_type(key: str, old: Any, new: Any) -> None:
+    if old is None or new is None:
+        return
+    if isinstance(old, bool) != isinstance(new, bool):
+        raise ConfigError(f"{key}={new!r}: expected true or false" if isinstance(old, bool)
+                          else f"{key}={new!r}: expected {type(old).__name__}, not a boolean")
+    if isinstance(old, (int, float)) and not isinstance(new, (int, float)):
+        raise ConfigError(f"{key}={new!r}: expected a number like {old!r}")
+    if isinstance(old, (list, tuple, ListConfig, TupleConfig)) and not isinstance(new, list):
+        raise ConfigError(f"{key}={new!r}: expected a list like {list(old)!r}, e.g. {key}=[1.0,1.1]")
+    if isinstance(old, DictConfig):
+        raise ConfigError(f"{key} is a section; set its keys, e.g. {key}.{next(iter(old.keys()), 'key')}=...")
+
+
+def apply_overrides(cfg: DictConfig, overrides: Iterable[str | tuple[str, Any]]) -> DictConfig:
+    """Apply ``key=value`` overrides to a composed config; unknown keys fail with suggestions."""
+    valid = flat_keys(cfg)
+    for item in overrides:
+        key, value = parse_override(item) if isinstance(item, str) else item
+        if key in FLAG_ONLY:
+            raise ConfigError(f"{key} is set by {FLAG_ONLY[key]}, not by an override: use `{FLAG_ONLY[key]} {value}`")
+        if key not in valid and not key.startswith(OPEN_SECTIONS):
+            raise ConfigError(f"unknown config key {key!r}{suggest(key, valid)}")
+        if key in valid:
+            _check_type(key, OmegaConf.select(cfg, key), value)
+        OmegaConf.update(cfg, key, value, merge=False, force_add=True)
+    return cfg
+
+
+def compose(algo: str, task: str, sim: str, profile: str | None = None,
+            overrides: Iterable[str | tuple[str, Any]] = (), root: Path | None = None) -> DictConfig:
+    """The resolved config of one run (see the module docstring for the layers)."""
+    root = root or conf_dir()
+    leaf = root / algo / "task" / task / (f"{sim}_{profile}.yaml" if profile else f"{sim}.yaml")
+    if not leaf.is_file():
+        combos = "\n  ".join(describe(c) for c in configured(root))
+        raise ConfigError(f"no config for --algo {algo} --task {task} --sim {sim}"
+                          f"{' --profile ' + profile if profile else ''} ({leaf} does not exist). "
+                          f"Configured combinations:\n  {combos}")
+    layers = [OmegaConf.create({"env": to_dict(InhandRotationConfig())}), _load(root / "defaults.yaml")]
+    for part in (root / "sim" / f"{sim}.yaml", root / "task" / f"{task}.yaml", root / algo / "algo.yaml"):
+        if part.is_file():
+            layers.append(_load(part))
+    layers += _leaf_layers(leaf)
+    cfg = OmegaConf.merge(*layers)
+    cfg.training.sim_backend = sim
+    cfg.env.sim = sim
+    cfg.run = {"algo": algo, "task": task, "sim": sim, "profile": profile}
+    return apply_overrides(cfg, overrides)
+
+
+def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """Keyword arguments of the task's env (its dataclass validates every key)."""
+    return OmegaConf.to_container(cfg.env, resolve=True)
+
+
+def save(cfg: DictConfig, path: Path) -> None:
+    from .runs import atomic_write_text
+
+    atomic_write_text(path, OmegaConf.to_yaml(cfg, resolve=True))
+
+
+def load(path: Path) -> DictConfig:
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist: is {path.parent} a run folder written by `train`?")
+    return _load(path)

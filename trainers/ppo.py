@@ -1,0 +1,170 @@
+"""PPO on Stable-Baselines3: build, train (with resume), checkpoint, load.
+
+Stable-Baselines3 does the learning; this module wires our vector env, configs, run folder and
+metrics into it. One iteration = one rollout of ``algo.n_steps`` steps of every env + one PPO update.
+"""
+from __future__ import annotations
+
+import io
+import re
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
+
+from . import config as config_mod
+from . import runs
+from .ppo_model import AdaptivePPO, PPOActor, policy_kwargs
+from .progress import TrainProgress
+from .sb3_vec_env import SB3VecEnv
+
+CHECKPOINT_DIR = "checkpoints"
+_CKPT = re.compile(r"model_(\d+)\.zip$")
+_PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "clip_range", "ent_coef", "vf_coef",
+             "max_grad_norm")
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """``checkpoints/model_<iteration>.zip``, oldest first."""
+    found = [p for p in (Path(run_dir) / CHECKPOINT_DIR).glob("model_*.zip") if _CKPT.search(p.name)]
+    return sorted(found, key=checkpoint_iteration)
+
+
+def checkpoint_iteration(path: Path) -> int:
+    return int(_CKPT.search(Path(path).name).group(1))
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"training.device={device!r} but torch sees no CUDA device; use --device cpu")
+    return device
+
+
+def make_env(cfg: DictConfig, num_envs: int, **extra) -> gym.vector.VectorEnv:
+    import unilab_envs  # noqa: F401  (registers the env ids)
+
+    return gym.make_vec(cfg.task.env_id, num_envs=num_envs, **(config_mod.env_kwargs(cfg) | extra))
+
+
+def save_checkpoint(model: AdaptivePPO, path: Path) -> Path:
+    """Atomic: a crash mid-write leaves the previous checkpoint intact and no partial file."""
+    buf = io.BytesIO()
+    model.save(buf)
+    runs.atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def load_model(path: Path, env=None, device: str = "cpu") -> AdaptivePPO:
+    try:
+        return AdaptivePPO.load(path, env=env, device=device)
+    except Exception as e:
+        raise runs.CheckpointError(f"cannot load PPO checkpoint {path}: {type(e).__name__}: {e}. The file is "
+                                   f"corrupt or not an SB3 PPO checkpoint of this project; pick another with "
+                                   f"--checkpoint") from e
+
+
+class RunCallback(BaseCallback):
+    """Per iteration: TensorBoard metrics, progress bar, periodic checkpoints."""
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, steps_per_iter: int):
+        super().__init__()
+        self.cfg, self.run_dir, self.steps_per_iter = cfg, run_dir, steps_per_iter
+        self.progress: TrainProgress | None = None
+        self.last_ckpt: Path | None = None
+
+    @property
+    def iteration(self) -> int:
+        return self.model.num_timesteps // self.steps_per_iter
+
+    def _on_training_start(self) -> None:
+        self.progress = TrainProgress(self.cfg.training.max_iterations, self.iteration, self.steps_per_iter,
+                                      enabled=self.cfg.training.progress_bar)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        # Called before the update of this rollout; the iteration counter counts finished rollouts.
+        env: SB3VecEnv = self.training_env
+        episodes, terms = env.drain()
+        stats = self.progress.record(self.model.num_timesteps, episodes)
+        for name, value in terms.items():
+            self.logger.record(f"reward_terms/{name}", value)
+        for name, value in stats.items():
+            self.logger.record(name, value)
+
+    def after_update(self) -> None:
+        it = self.iteration
+        self.progress.advance(it)
+        every = self.cfg.training.checkpoint_interval
+        if every > 0 and it % every == 0:
+            self.save(it)
+
+    def save(self, it: int) -> Path:
+        self.last_ckpt = save_checkpoint(self.model, self.run_dir / CHECKPOINT_DIR / f"model_{it}.zip")
+        runs.prune(list_checkpoints(self.run_dir)[:-1], self.cfg.training.keep_checkpoints - 1)
+        return self.last_ckpt
+
+    def _on_training_end(self) -> None:
+        self.progress.close()
+
+
+def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
+    algo, tr = cfg.algo, cfg.training
+    device = resolve_device(tr.device)
+    venv = SB3VecEnv(make_env(cfg, tr.num_envs))
+    steps_per_iter = algo.n_steps * tr.num_envs
+    if algo.batch_size > steps_per_iter:
+        raise ValueError(f"algo.batch_size={algo.batch_size} exceeds one rollout ({algo.n_steps} x {tr.num_envs} "
+                         f"envs = {steps_per_iter} steps); lower it or raise algo.n_steps / training.num_envs")
+    if resume:
+        found = list_checkpoints(run_dir)
+        if not found:
+            raise runs.RunNotFound(f"--resume: run {run_dir} has no checkpoint to resume from")
+        model = load_model(found[-1], env=venv, device=device)
+        model.set_random_seed(tr.seed + model.num_timesteps)
+    else:
+        model = AdaptivePPO("MlpPolicy", venv, learning_rate=float(algo.learning_rate), seed=tr.seed, device=device,
+                            adaptive_lr=bool(algo.adaptive_lr), desired_kl=float(algo.desired_kl),
+                            policy_kwargs=policy_kwargs(algo), verbose=0,
+                            **{k: algo[k] for k in _PPO_KEYS})
+    model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
+    callback = RunCallback(cfg, run_dir, steps_per_iter)
+    model.post_update = callback.after_update  # checkpoint right after each update
+    target = tr.max_iterations * steps_per_iter
+    start_steps, t0 = model.num_timesteps, time.time()
+    try:
+        if target > model.num_timesteps:
+            model.learn(total_timesteps=target - model.num_timesteps, callback=callback,
+                        reset_num_timesteps=False, log_interval=1, progress_bar=False)
+        last = callback.save(callback.iteration) if callback.last_ckpt is None or \
+            checkpoint_iteration(callback.last_ckpt) != callback.iteration else callback.last_ckpt
+    finally:
+        venv.close()
+    seconds = time.time() - t0
+    summary = {"iterations": callback.iteration, "env_steps": model.num_timesteps,
+               "wall_seconds": round(seconds, 1),
+               "env_steps_per_second": round((model.num_timesteps - start_steps) / max(seconds, 1e-9), 1),
+               "checkpoint": str(last), "learning_rate": float(model.learning_rate)}
+    if callback.progress is not None:
+        summary |= callback.progress.latest
+    return summary
+
+
+def load_actor(run_dir: Path, checkpoint: Path) -> tuple[torch.nn.Module, dict]:
+    """The deterministic actor of a checkpoint, and a reference ``predict`` for the export parity check."""
+    model = load_model(checkpoint, device="cpu")
+    actor = PPOActor(model.policy).eval()
+
+    def reference(obs: np.ndarray) -> np.ndarray:
+        return model.predict(obs, deterministic=True)[0]
+
+    return actor, {"reference": reference, "obs_dim": int(np.prod(model.observation_space.shape)),
+                   "iteration": checkpoint_iteration(checkpoint) if _CKPT.search(Path(checkpoint).name) else None}

@@ -1,0 +1,133 @@
+"""Run folders: naming, finding the latest, checkpoints, and atomic file writes.
+
+A run lives in ``<logdir>/<algo family>/<experiment>/<YYYY-mm-dd_HH-MM-SS>_<sim>[_<run name>]/`` and holds
+``config.yaml`` (resolved), checkpoints, TensorBoard events, ``summary.json`` and eval results.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from omegaconf import DictConfig
+
+CONFIG_FILE = "config.yaml"
+SUMMARY_FILE = "summary.json"
+
+
+class RunNotFound(FileNotFoundError):
+    """No run or checkpoint matches what was asked for."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file exists but cannot be loaded."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    return str(x)
+
+
+def experiment_dir(cfg: DictConfig) -> Path:
+    """``<logdir>/<algo family>/<experiment>``: the folder whose runs ``--load-run`` picks from."""
+    name = cfg.training.experiment_name or cfg.task.env_id
+    return Path(cfg.training.logdir) / cfg.algo.family / name
+
+
+def new_run_dir(cfg: DictConfig, now: datetime | None = None) -> Path:
+    """A fresh, empty run folder (a second run in the same second gets a numbered suffix)."""
+    stamp = (now or datetime.now()).strftime("%Y-%m-%d_%H-%M-%S")
+    name = f"{stamp}_{cfg.training.sim_backend}" + (f"_{cfg.training.run_name}" if cfg.training.run_name else "")
+    base = experiment_dir(cfg)
+    base.mkdir(parents=True, exist_ok=True)
+    for i in range(1000):
+        path = base / (name if i == 0 else f"{name}.{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"cannot create a run folder under {base}")
+
+
+def list_runs(exp_dir: Path) -> list[Path]:
+    """Run folders of an experiment, oldest first (names start with their time stamp)."""
+    if not exp_dir.is_dir():
+        return []
+    return sorted(p for p in exp_dir.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file())
+
+
+def find_run(exp_dir: Path, load_run: str | int) -> Path:
+    """``-1`` = newest run, ``-2`` the one before...; else a run folder name or path."""
+    runs = list_runs(exp_dir)
+    text = str(load_run)
+    if re.fullmatch(r"-\d+", text):
+        k = int(text)
+        if not runs:
+            raise RunNotFound(f"no runs under {exp_dir}; train one first (train --algo ... --task ...) "
+                              f"or pass --experiment-name / training.logdir of an existing one")
+        if -k > len(runs):
+            raise RunNotFound(f"--load-run {k}: only {len(runs)} run(s) under {exp_dir}")
+        return runs[k]
+    for candidate in (Path(text), exp_dir / text):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    names = ", ".join(p.name for p in runs[-5:]) or "none"
+    raise RunNotFound(f"--load-run {text!r}: no run folder {exp_dir / text} (latest runs: {names}; -1 = newest)")
+
+
+def pick_checkpoint(checkpoints: list[Path], checkpoint: str | int, run_dir: Path,
+                    number: Callable[[Path], int]) -> Path:
+    """``-1`` = newest checkpoint; else an iteration number or a file path."""
+    text = str(checkpoint)
+    if Path(text).suffix and Path(text).is_file():
+        return Path(text)
+    if not checkpoints:
+        raise RunNotFound(f"run {run_dir} has no checkpoints (was it stopped before the first one was written?)")
+    if re.fullmatch(r"-\d+", text):
+        k = int(text)
+        if -k > len(checkpoints):
+            raise RunNotFound(f"--checkpoint {k}: run {run_dir} has only {len(checkpoints)} checkpoint(s)")
+        return checkpoints[k]
+    if text.isdigit():
+        for path in checkpoints:
+            if number(path) == int(text):
+                return path
+    names = ", ".join(p.name for p in checkpoints[-5:])
+    raise RunNotFound(f"--checkpoint {text!r} not found in {run_dir} (available: {names}; -1 = newest)")
+
+
+def prune(checkpoints: list[Path], keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints (``keep <= 0`` keeps all)."""
+    if keep > 0:
+        for path in checkpoints[:-keep]:
+            path.unlink(missing_ok=True)
