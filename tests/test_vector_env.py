@@ -142,3 +142,22 @@ def test_actions_move_targets_by_one_24th_within_limits(make_vec):
     for _ in range(60):
         envs.step(np.ones((2, 16)))
     assert np.all(envs.targets <= hi + 1e-12)
+
+
+def test_final_info_reward_terms_add_up_to_the_return(make_vec):
+    env = make_vec(8, episode_length=10, stagger_episodes=False)
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    ended = 0
+    for _ in range(10):
+        _, _, _, _, info = env.step(rng.uniform(-1, 1, env.action_space.shape))
+        if "final_info" not in info:
+            continue
+        m = info["_final_info"]
+        fin = {k: v[m] for k, v in info["final_info"].items() if not k.startswith("_")}
+        ended += int(m.sum())
+        terms = sum(fin[f"reward_{t}"] for t in TERMS)
+        np.testing.assert_allclose(terms, fin["episode_return"], rtol=1e-5, atol=1e-6)
+        assert (fin["object_speed"] >= 0).all() and (fin["torque"] > 0).all() and (fin["work"] >= 0).all()
+        np.testing.assert_allclose(fin["work"], fin["power"] * fin["episode_seconds"], rtol=1e-9)
+    assert ended >= 8
