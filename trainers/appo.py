@@ -1,0 +1,71 @@
+"""APPO on Sample Factory behind the trainers' interface (``train``, ``list_checkpoints``,
+``checkpoint_iteration``, ``load_actor``); the Sample Factory specifics live in ``sf_appo.py`` / ``sf_env.py``.
+
+Config: ``algo.hparams`` holds Sample Factory argument names (checked against SF's parser; defaults in
+``sf_appo.DEFAULT_HPARAMS``); ``training.max_iterations`` counts training batches of
+``batch_size * num_batches_per_epoch`` env steps (one rollout of every env by default).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from . import config as config_mod
+from . import runs
+from .sf_appo import checkpoint_iteration, list_checkpoints, load_sf_actor, resolve_hparams, run_sample_factory
+
+__all__ = ["train", "list_checkpoints", "checkpoint_iteration", "load_actor", "steps_per_iteration"]
+
+
+def _hparams(cfg: DictConfig) -> dict:
+    return OmegaConf.to_container(cfg.algo.hparams, resolve=True) if cfg.algo.get("hparams") else {}
+
+
+def steps_per_iteration(cfg: DictConfig) -> int:
+    hp = resolve_hparams(_hparams(cfg), cfg.training.num_envs)
+    return hp["batch_size"] * hp["num_batches_per_epoch"]
+
+
+def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
+    tr = cfg.training
+    if resume and not list_checkpoints(run_dir):
+        raise runs.RunNotFound(f"--resume: run {run_dir} has no checkpoint to resume from")
+    try:
+        hparams = resolve_hparams(_hparams(cfg), tr.num_envs)  # fail on a bad key before any process starts
+    except (KeyError, ValueError) as e:
+        raise config_mod.ConfigError(f"algo.hparams: {e.args[0]}") from e
+    device = "cpu" if tr.device in ("cpu", "auto") and not torch.cuda.is_available() else tr.device
+    summary = run_sample_factory(cfg.task.env_id, config_mod.env_kwargs(cfg), run_dir, num_envs=tr.num_envs,
+                                 seed=tr.seed, max_iterations=tr.max_iterations, total_env_steps=None,
+                                 device=device, resume=resume, hparams={k: hparams[k] for k in _hparams(cfg)},
+                                 progress=bool(tr.progress_bar))
+    summary["checkpoint"] = summary.pop("last_checkpoint")
+    if summary["checkpoint"] is None:
+        raise RuntimeError(f"Sample Factory wrote no checkpoint in {run_dir}; see {run_dir / 'sf_log.txt'}")
+    return summary
+
+
+def load_actor(run_dir: Path, checkpoint: Path) -> tuple[torch.nn.Module, dict]:
+    """The deterministic actor of a checkpoint, and SF's own forward pass as the export reference."""
+    try:
+        actor, actor_critic = load_sf_actor(run_dir, checkpoint)
+    except Exception as e:
+        raise runs.CheckpointError(f"cannot load APPO checkpoint {checkpoint}: {type(e).__name__}: {e}. The file is "
+                                   f"corrupt or not a Sample Factory checkpoint; pick another with --checkpoint") from e
+    if len(actor.obs_keys) != 1:
+        raise NotImplementedError(f"APPO eval/export take one observation vector; this policy has {actor.obs_keys}")
+    key = actor.obs_keys[0]
+
+    def reference(obs: np.ndarray) -> np.ndarray:
+        """Sample Factory's path: normalize, full actor-critic forward, the distribution's mean."""
+        with torch.no_grad():
+            x = torch.as_tensor(obs, dtype=torch.float32)
+            normalized = actor_critic.normalize_obs({key: x.clone()})
+            actor_critic(normalized, torch.zeros(len(x), 1))
+            return actor_critic.action_distribution().means.clamp(-1, 1).numpy()
+
+    return actor, {"reference": reference, "obs_dim": int(actor.actor_critic.obs_normalizer.running_mean_std
+                                                          .running_mean_std[key].running_mean.numel())}
