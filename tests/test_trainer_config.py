@@ -4,9 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
 pytest.importorskip("omegaconf")
+
+from omegaconf import OmegaConf  # noqa: E402
 
 from trainers import config as C  # noqa: E402
 from trainers import runs  # noqa: E402
