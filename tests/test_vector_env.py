@@ -161,3 +161,16 @@ def test_final_info_reward_terms_add_up_to_the_return(make_vec):
         assert (fin["object_speed"] >= 0).all() and (fin["torque"] > 0).all() and (fin["work"] >= 0).all()
         np.testing.assert_allclose(fin["work"], fin["power"] * fin["episode_seconds"], rtol=1e-9)
     assert ended >= 8
+
+
+def test_fall_term_is_paid_once_at_termination(make_vec):
+    env = make_vec(16, rewards={"fall": -10.0}, domain_rand={"enabled": False}, stagger_episodes=False)
+    env.reset(seed=4)
+    opened = np.full(env.action_space.shape, -1.0)  # open the hand: every object falls within a second
+    seen = 0
+    for _ in range(40):
+        _, reward, terminated, _, info = env.step(opened)
+        fall = info["reward_terms"]["fall"]
+        np.testing.assert_array_equal(fall, np.where(terminated, -10.0, 0.0))
+        seen += int(terminated.sum())
+    assert seen >= 16

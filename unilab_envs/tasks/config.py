@@ -15,6 +15,7 @@ class RewardScales:
     pose_diff: float = -0.3       # |q - q_start|^2, rad^2
     torque: float = -0.1          # |tau|^2, (N m)^2
     work: float = -2.0            # (tau . qdot)^2, W^2
+    fall: float = 0.0             # once, at the step the object drops or leaves the hand (not times dt)
 
 
 @dataclass(frozen=True)

@@ -177,9 +177,12 @@ class InhandRotationEnv(VectorEnv):
         q, qd = self.backend.joint_state()
         obj = self.backend.object_state()
         tau = self.backend.actuator_forces()
+        finite = np.isfinite(obj.pos).all(-1) & np.isfinite(q).all(-1)
+        palm_dist = np.linalg.norm(obj.pos - self.backend.palm_position(), axis=-1)
+        terminated = ~finite | (obj.pos[:, 2] < cfg.termination_height) | (palm_dist > cfg.max_palm_distance)
         terms = rewards.weighted_terms(cfg.rewards, self.control_dt, angvel=obj.angvel, axis=self.axis,
                                        clip=cfg.angvel_clip, linvel=obj.linvel, joint_pos=q,
-                                       start_pose=self.start_pose, tau=tau, joint_vel=qd)
+                                       start_pose=self.start_pose, tau=tau, joint_vel=qd, fell=terminated)
         reward = sum(terms.values())
         sums = self.ep_sums
         sums["object_speed"] += np.linalg.norm(obj.linvel, axis=-1)
@@ -192,10 +195,6 @@ class InhandRotationEnv(VectorEnv):
         self.ep_angle += turned
         self.ep_return += reward
         self.progress += 1
-
-        finite = np.isfinite(obj.pos).all(-1) & np.isfinite(q).all(-1)
-        palm_dist = np.linalg.norm(obj.pos - self.backend.palm_position(), axis=-1)
-        terminated = ~finite | (obj.pos[:, 2] < cfg.termination_height) | (palm_dist > cfg.max_palm_distance)
         truncated = (self.progress >= self.limit) & ~terminated
         self._push_frame(q)
         obs = self._observe()

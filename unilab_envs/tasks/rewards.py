@@ -1,7 +1,8 @@
 """Reward terms of in-hand rotation, each a small pure function of batched state (HORA's terms).
 
-Terms are unweighted; ``weighted_terms`` multiplies each by its scale from ``RewardScales`` and by
-the control period, so the reward is ``sum(terms)`` and each term is logged under its own name.
+Terms are unweighted; ``weighted_terms`` multiplies each by its scale from ``RewardScales`` and, for
+rates, by the control period (``fall`` is an event: its weight is paid once), so the reward is
+``sum(terms)`` and each term is logged under its own name.
 """
 from __future__ import annotations
 
@@ -35,18 +36,28 @@ def work(tau: np.ndarray, joint_vel: np.ndarray) -> np.ndarray:
     return np.square((tau * joint_vel).sum(-1))
 
 
+def fall(fell: np.ndarray) -> np.ndarray:
+    """1 at the step the object drops or leaves the hand, else 0 (IsaacGymEnvs' ``fall_penalty``)."""
+    return fell.astype(np.float64)
+
+
+#: terms paid once per event rather than per second
+EVENTS = ("fall",)
+
+
 def weighted_terms(scales: RewardScales, dt: float, *, angvel, axis, clip, linvel, joint_pos,
-                   start_pose, tau, joint_vel) -> dict[str, np.ndarray]:
-    """Every term times its scale and ``dt``; the env's reward is the sum of the values."""
+                   start_pose, tau, joint_vel, fell) -> dict[str, np.ndarray]:
+    """Every term times its scale (and ``dt`` unless it is an event); the reward is the sum of the values."""
     raw = {
         "rotate": rotate(angvel, axis, clip),
         "object_linvel": object_linvel(linvel),
         "pose_diff": pose_diff(joint_pos, start_pose),
         "torque": torque(tau),
         "work": work(tau, joint_vel),
+        "fall": fall(fell),
     }
-    return {name: value * (getattr(scales, name) * dt) for name, value in raw.items()}
+    return {name: value * (getattr(scales, name) * (1.0 if name in EVENTS else dt)) for name, value in raw.items()}
 
 
-TERMS = ("rotate", "object_linvel", "pose_diff", "torque", "work")
+TERMS = ("rotate", "object_linvel", "pose_diff", "torque", "work", "fall")
 assert set(TERMS) == set(RewardScales.__dataclass_fields__), "every reward term needs a scale"
