@@ -113,7 +113,7 @@ def train(argv: list[str] | None = None) -> int:
         summary["video"] = str(video)
     runs.write_json(run_dir / runs.SUMMARY_FILE, summary)
     print(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
-          f"{summary['env_steps_per_second']:.0f} steps/s; checkpoint {summary['checkpoint']}")
+          f"{summary.get('env_steps_per_second') or 0:.0f} steps/s; checkpoint {summary['checkpoint']}")
     return 0
 
 
