@@ -55,7 +55,8 @@ def test_eval_and_resume(trained):
     logdir, run = trained
     assert cli.evaluate(BASE + ["--load-run", "-1", f"training.logdir={logdir}", "eval.episodes=4",
                                 "eval.num_envs=4", "training.progress_bar=false"]) == 0
-    result = json.loads((run / "eval" / f"{list_checkpoints(run)[-1].stem}.json").read_text())
+    (out,) = (run / "eval").glob(f"{list_checkpoints(run)[-1].stem}_*.json")
+    result = json.loads(out.read_text())
     assert result["overall"]["episodes"] == 4 and 0 < result["overall"]["time_to_fall"] <= 5 * 0.05 + 1e-9
     assert cli.train(BASE + TINY + ["--resume", "--max-iterations", "5", f"training.logdir={logdir}",
                                     "training.export=false"]) == 0

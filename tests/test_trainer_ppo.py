@@ -74,7 +74,8 @@ def test_eval_reports_physical_metrics_per_scale(trained, capsys):
     rc = cli.evaluate(BASE + ["--load-run", "-1", f"training.logdir={logdir}", "eval.episodes=4", "eval.num_envs=2",
                               "training.progress_bar=false"])
     assert rc == 0
-    result = json.loads((run / "eval" / "model_2.json").read_text())
+    (out,) = (run / "eval").glob("model_2_*.json")
+    result = json.loads(out.read_text())
     overall = result["overall"]
     assert overall["episodes"] == 4 and set(result["per_scale"]) == {"1"}
     assert 0.0 <= overall["drop_rate"] <= 1.0
@@ -133,7 +134,7 @@ def test_load_run_minus_one_picks_the_newest_run(tmp_path, cache_dir):
     assert first.name.endswith("_first") and second.name.endswith("_second")
     assert cli.evaluate(BASE + ["--load-run", "-1", f"training.logdir={tmp_path}", "eval.episodes=2",
                                 "eval.num_envs=2", "env.episode_length=5", "training.progress_bar=false"]) == 0
-    assert (second / "eval" / "model_1.json").is_file() and not (first / "eval").exists()
+    assert len(list((second / "eval").glob("model_1_*.json"))) == 1 and not (first / "eval").exists()
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, cache_dir, capsys):

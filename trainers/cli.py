@@ -166,7 +166,7 @@ def evaluate(argv: list[str] | None = None) -> int:
     if ev.video:
         result["video"] = str(record_video(env_factory(cfg), actor, ev.video_seconds,
                                            run_dir / "videos" / f"eval_{ckpt.stem}.mp4", seed=ev.seed))
-    out = run_dir / "eval" / f"{ckpt.stem}.json"
+    out = run_dir / "eval" / f"{ckpt.stem}_{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"  # never overwrite a result
     runs.write_json(out, result)
     print(format_table(result, title=f"{cfg.task.env_id} | {run_dir.name} | {ckpt.name}"))
     print(f"results: {out}")
