@@ -152,3 +152,14 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, cache_dir, capsys):
 def test_eval_without_runs_says_how_to_make_one(tmp_path, capsys):
     rc = cli._run(cli.evaluate, BASE + ["--load-run", "-1", f"training.logdir={tmp_path}"])
     assert rc == 2 and "train one first" in capsys.readouterr().err
+
+
+def test_playback_video_unless_no_play(tmp_path, cache_dir):
+    imageio = pytest.importorskip("imageio.v2")
+    args = [a for a in BASE + TINY if a != "training.no_play=true"]
+    assert cli.train(args + [f"training.logdir={tmp_path}", "training.export=false", "--max-iterations", "1",
+                             "training.play_seconds=0.5", "env.render_width=64", "env.render_height=48"]) == 0
+    (run,) = runs_in(tmp_path)
+    frames = imageio.mimread(run / "videos" / "play.mp4")
+    assert len(frames) == 11 and frames[0].shape == (48, 64, 3)  # 0.5 s at 20 Hz, plus the first frame
+    assert json.loads((run / "summary.json").read_text())["video"].endswith("play.mp4")
