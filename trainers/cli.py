@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import time
@@ -118,13 +119,8 @@ def train(argv: list[str] | None = None) -> int:
 
 
 def env_factory(cfg: DictConfig):
-    import gymnasium as gym
-
-    import unilab_envs  # noqa: F401
-
-    def make(num_envs: int, **extra):
-        return gym.make_vec(cfg.task.env_id, num_envs=num_envs, **(config_mod.env_kwargs(cfg) | extra))
-    return make
+    """``make(num_envs, **extra)`` for the run's env, as evaluation and playback take it."""
+    return functools.partial(config_mod.make_env, cfg)
 
 
 def export_run(algo, run_dir: Path, checkpoint: str | Path) -> dict:

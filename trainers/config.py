@@ -180,6 +180,15 @@ def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg.env, resolve=True)
 
 
+def make_env(cfg: DictConfig, num_envs: int, **extra):
+    """``gymnasium.make_vec`` of the config's task with its ``env`` section (``extra`` on top)."""
+    import gymnasium as gym
+
+    import unilab_envs  # noqa: F401  (registers the env ids)
+
+    return gym.make_vec(cfg.task.env_id, num_envs=num_envs, **(env_kwargs(cfg) | extra))
+
+
 def save(cfg: DictConfig, path: Path) -> None:
     from .runs import atomic_write_text
 

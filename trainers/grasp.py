@@ -10,19 +10,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from unilab_envs.collect_grasps import collect_grasps
-from unilab_envs.grasp_cache import cache_filename, default_cache_dir
+from unilab_envs.collect_grasps import collect_grasps, default_prefix, output_path
 from unilab_envs.scene import PhysicsOptions
 
 
 def output_paths(env: DictConfig) -> list[Path]:
-    if env.grasp_cache_path:
-        prefix = Path(str(env.grasp_cache_path)).expanduser()
-    else:
-        folder = Path(env.grasp_cache_dir).expanduser() if env.grasp_cache_dir else default_cache_dir()
-        prefix = folder / f"{env.hand}_{env.object_type}_grasp"
-    stem = prefix.name.removesuffix(".npy")
-    return [prefix.parent / cache_filename(stem, float(s)) for s in env.domain_rand.scale_list]
+    prefix = env.grasp_cache_path or default_prefix(env.hand, env.object_type, env.grasp_cache_dir)
+    return [output_path(prefix, float(s)) for s in env.domain_rand.scale_list]
 
 
 def collect(cfg: DictConfig) -> dict:

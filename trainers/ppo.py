@@ -10,7 +10,6 @@ import re
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 from omegaconf import DictConfig
@@ -47,12 +46,6 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def make_env(cfg: DictConfig, num_envs: int, **extra) -> gym.vector.VectorEnv:
-    import unilab_envs  # noqa: F401  (registers the env ids)
-
-    return gym.make_vec(cfg.task.env_id, num_envs=num_envs, **(config_mod.env_kwargs(cfg) | extra))
-
-
 def save_checkpoint(model: AdaptivePPO, path: Path) -> Path:
     """Atomic: a crash mid-write leaves the previous checkpoint intact and no partial file."""
     buf = io.BytesIO()
@@ -84,7 +77,7 @@ class RunCallback(BaseCallback):
         return self.model.num_timesteps // self.steps_per_iter
 
     def _on_training_start(self) -> None:
-        self.progress = TrainProgress(self.cfg.training.max_iterations, self.iteration, self.steps_per_iter,
+        self.progress = TrainProgress(self.cfg.training.max_iterations, self.iteration,
                                       enabled=self.cfg.training.progress_bar)
 
     def _on_step(self) -> bool:
@@ -119,7 +112,7 @@ class RunCallback(BaseCallback):
 def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     algo, tr = cfg.algo, cfg.training
     device = resolve_device(tr.device)
-    venv = SB3VecEnv(make_env(cfg, tr.num_envs))
+    venv = SB3VecEnv(config_mod.make_env(cfg, tr.num_envs))
     steps_per_iter = algo.n_steps * tr.num_envs
     if algo.batch_size > steps_per_iter:
         raise ValueError(f"algo.batch_size={algo.batch_size} exceeds one rollout ({algo.n_steps} x {tr.num_envs} "
@@ -144,8 +137,9 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
         if target > model.num_timesteps:
             model.learn(total_timesteps=target - model.num_timesteps, callback=callback,
                         reset_num_timesteps=False, log_interval=1, progress_bar=False)
-        last = callback.save(callback.iteration) if callback.last_ckpt is None or \
-            checkpoint_iteration(callback.last_ckpt) != callback.iteration else callback.last_ckpt
+        if callback.last_ckpt is None or checkpoint_iteration(callback.last_ckpt) != callback.iteration:
+            callback.save(callback.iteration)  # the final state, unless the last periodic save was it
+        last = callback.last_ckpt
     finally:
         venv.close()
     seconds = time.time() - t0

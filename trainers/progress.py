@@ -15,12 +15,10 @@ EPISODE_KEYS = ("episode_return", "episode_length", "episode_seconds", "rotation
 class TrainProgress:
     """Turns finished episodes into TensorBoard scalars and drives a tqdm bar with ETA over iterations."""
 
-    def __init__(self, total_iterations: int, start_iteration: int, steps_per_iter: int, enabled: bool = True,
-                 window: int = 200):
+    def __init__(self, total_iterations: int, start_iteration: int, enabled: bool = True, window: int = 200):
         self.bar = tqdm(total=total_iterations, initial=start_iteration, unit="it", desc="train",
                         disable=not enabled, mininterval=1.0, dynamic_ncols=True)
         self.recent: deque[dict[str, float]] = deque(maxlen=window)
-        self.steps_per_iter = steps_per_iter
         self._t, self._steps = time.time(), None
         self.latest: dict[str, float] = {}
 

@@ -70,6 +70,18 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
     return Path(out)
 
 
+def default_prefix(hand: str, object_type: str, cache_dir: str | Path | None = None) -> Path:
+    """``<cache_dir or the local cache folder>/<hand>_<object>_grasp``: where rotation envs look by default."""
+    folder = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    return folder / f"{hand}_{object_type}_grasp"
+
+
+def output_path(prefix: str | Path, scale: float) -> Path:
+    """``<prefix>_<scale>.npy`` (a trailing ``.npy`` on the prefix is dropped), as the resolver reads prefixes."""
+    prefix = Path(prefix).expanduser()
+    return prefix.parent / cache_filename(prefix.name.removesuffix(".npy"), scale)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hand", default="allegro")
@@ -84,10 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     get_hand(args.hand)  # an unknown hand fails here, before any model is built
-    prefix = args.out if args.out is not None else default_cache_dir() / f"{args.hand}_{args.object_type}_grasp"
+    prefix = args.out if args.out is not None else default_prefix(args.hand, args.object_type)
     for scale in args.scale:
-        target = Path(prefix).parent / cache_filename(Path(prefix).name.removesuffix(".npy"), scale)
-        path = collect_grasps(target, hand=args.hand, object_type=args.object_type, scale=scale,
+        path = collect_grasps(output_path(prefix, scale), hand=args.hand, object_type=args.object_type, scale=scale,
                               num_grasps=args.num_grasps, num_envs=args.num_envs, seed=args.seed, sim=args.sim)
         print(path)
     return 0

@@ -85,7 +85,7 @@ class InhandRotationEnv(VectorEnv):
         self.priv = np.zeros((n, PRIV_DIM), np.float32)
         self.mass, self.scale = np.zeros(n), np.zeros(n)
         self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt)
-        self.ep_return, self.ep_angle = np.zeros(n), np.zeros(n)
+        self.ep_angle = np.zeros(n)
         # Per-episode sums of physical quantities (speed m/s, torque N m, power W) and of each reward term.
         self.ep_sums = {k: np.zeros(n) for k in (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))}
         self._prev_quat = np.zeros((n, 4))
@@ -144,7 +144,6 @@ class InhandRotationEnv(VectorEnv):
         self.start_pose[ids] = q
         self.progress[ids] = 0
         self.limit[ids] = self.cfg.episode_length
-        self.ep_return[ids] = 0.0
         self.ep_angle[ids] = 0.0
         for acc in self.ep_sums.values():
             acc[ids] = 0.0
@@ -193,7 +192,6 @@ class InhandRotationEnv(VectorEnv):
         turned = world_rotation_between(self._prev_quat, obj.quat) @ self.axis
         self._prev_quat[:] = obj.quat
         self.ep_angle += turned
-        self.ep_return += reward
         self.progress += 1
         truncated = (self.progress >= self.limit) & ~terminated
         self._push_frame(q)
@@ -217,7 +215,8 @@ class InhandRotationEnv(VectorEnv):
         seconds = self.progress * self.control_dt
         steps = np.maximum(self.progress, 1)
         stats = {
-            "episode_return": self.ep_return.copy(), "episode_length": self.progress.copy(),
+            "episode_return": sum(self.ep_sums[f"reward_{t}"] for t in rewards.TERMS),
+            "episode_length": self.progress.copy(),
             "episode_seconds": seconds, "rotation_angle": self.ep_angle.copy(),
             "rotation_speed": self.ep_angle / np.maximum(seconds, self.control_dt),
             "dropped": terminated.copy(), "object_scale": self.scale.copy(),
