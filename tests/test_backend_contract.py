@@ -38,6 +38,11 @@ def place(be, ids=(0, 1, 2), pos=FAR, quat=(1.0, 0, 0, 0)):
     return home
 
 
+def substeps(backend, seconds: float) -> int:
+    """Physics steps covering ``seconds`` of simulated time at the backend's timestep."""
+    return max(1, round(seconds / backend.timestep))
+
+
 def test_state_round_trip_in_wxyz(backend):
     quat = np.array([np.cos(0.4), 0.0, 0.0, np.sin(0.4)])  # 0.8 rad about z
     home = place(backend, quat=quat)
@@ -78,7 +83,7 @@ def test_fingertips_touch_a_grasped_ball_and_not_a_far_one(backend):
     d = np.linalg.norm(tips - np.asarray(ALLEGRO.object_start), axis=-1)
     assert np.all((d > 0.045) & (d < 0.065))
     place(backend, pos=np.asarray(ALLEGRO.object_start))
-    backend.step(np.tile(ALLEGRO.home_pose, (3, 1)), substeps=4)
+    backend.step(np.tile(ALLEGRO.home_pose, (3, 1)), substeps=substeps(backend, 0.02))
     assert backend.fingertip_contacts().sum(-1).min() >= 1
 
 
@@ -86,7 +91,7 @@ def test_actuators_track_targets_and_respect_the_torque_limit(backend):
     place(backend)
     lo, hi = backend.joint_ranges().T
     target = np.tile(np.clip(np.asarray(ALLEGRO.home_pose) + 0.3, lo, hi), (3, 1))
-    backend.step(target, substeps=400)  # 2 s
+    backend.step(target, substeps=substeps(backend, 2.0))
     q, _ = backend.joint_state()
     assert np.abs(q - target).max() < 0.05
     backend.step(np.tile(lo, (3, 1)), substeps=1)

@@ -81,3 +81,37 @@ def test_switched_off_randomisation_leaves_the_scene_values(make_vec):
     assert b.expanded("actuator_gainprm") is None
     assert b.expanded("body_mass") is not None  # mass is still randomised
     np.testing.assert_allclose(m.geom_friction[m.geom("ff_tip_geom").id, 0], 2.0)
+
+
+def test_friction_randomisation_reaches_every_hand_geom_that_can_touch_the_object(make_vec):
+    import mujoco
+
+    envs = make_vec(num_envs=8)
+    envs.reset(seed=0)
+    m = envs.backend.model
+    obj = m.geom("object_geom").id
+    excluded = {int(s) for s in m.exclude_signature}
+
+    def can_touch(g):
+        if not (m.geom_contype[g] & m.geom_conaffinity[obj] or m.geom_contype[obj] & m.geom_conaffinity[g]):
+            return False
+        b1, b2 = sorted((int(m.geom_bodyid[g]), int(m.geom_bodyid[obj])))
+        return (b1 << 16) + b2 not in excluded
+
+    touching = [g for g in range(m.ngeom) if g != obj and can_touch(g)]
+    assert len(touching) >= 16 and m.geom("floor").id not in touching  # 20 hand geoms; the floor is scenery
+    friction = envs.backend.batch.expanded("geom_friction")[:, :, 0]
+    env_friction = friction[:, obj]
+    assert env_friction.std() > 0.05  # drawn per env
+    for g in touching:
+        name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g)
+        np.testing.assert_allclose(friction[:, g], env_friction, err_msg=name)
+
+
+def test_floor_is_scenery_not_a_collider(make_vec):
+    envs = make_vec(num_envs=1)
+    m = envs.backend.model
+    floor = m.geom("floor").id
+    assert m.geom_contype[floor] == 0 and m.geom_conaffinity[floor] == 0
+    # an episode ends (object centre below termination_height) before even a large ball could reach it
+    assert envs.cfg.termination_height - 0.04 * 1.6 > m.geom_pos[floor, 2]

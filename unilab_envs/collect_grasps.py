@@ -55,7 +55,7 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
                 kept_total += len(kept)
                 bar.update(min(len(kept), bar.total - bar.n))
                 bar.set_postfix(yield_=f"{kept_total / max(attempts, 1):.0%}", refresh=False)
-                if attempts >= max_attempts:
+                if kept_total < num_grasps and attempts >= max_attempts:
                     raise RuntimeError(
                         f"only {kept_total} of {num_grasps} grasps passed in {attempts} attempts "
                         f"for hand={hand} object={object_type} scale={scale}; the object may not fit the hand "

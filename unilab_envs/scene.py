@@ -24,7 +24,7 @@ CAMERA = "side"
 class PhysicsOptions:
     """Solver settings written into the scene's ``<option>``."""
 
-    timestep: float = 0.005
+    timestep: float = 1.0 / 120.0  # HORA's: 6 substeps per 20 Hz control step
     impratio: float = 10.0
     integrator: str = "implicitfast"
     cone: str = "elliptic"
@@ -91,8 +91,10 @@ def build_scene(hand: HandSpec, obj: ObjectSpec, options: PhysicsOptions = Physi
 
     world = spec.worldbody
     world.add_light(name="top", pos=[0, 0, 1.5], dir=[0, 0, -1], type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL)
+    # The floor is scenery: every task ends an episode long before the object could reach it (the
+    # hand is fixed), so it takes no part in collision detection.
     world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0.5, 0.5, 0.05],
-                   pos=[0, 0, -0.15], rgba=[0.8, 0.8, 0.82, 1])
+                   pos=[0, 0, -0.15], rgba=[0.8, 0.8, 0.82, 1], contype=0, conaffinity=0)
     world.add_camera(name=CAMERA, pos=list(hand.camera_pos),
                      xyaxes=_camera_xyaxes(hand.camera_pos, hand.camera_lookat))
 

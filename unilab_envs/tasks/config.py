@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 
 from ..scene import PhysicsOptions
 
+#: physics steps per action: 20 Hz control at the default timestep of 1/120 s (HORA's timing)
+CONTROL_SUBSTEPS = 6
+
 
 @dataclass(frozen=True)
 class RewardScales:
@@ -53,7 +56,7 @@ class InhandRotationConfig:
     sim: str = "mujoco"                       # physics backend
     num_threads: int = 0                      # backend threads, 0 = all cores
     physics: PhysicsOptions = field(default_factory=PhysicsOptions)
-    control_substeps: int = 10                # physics steps per action: 20 Hz at dt 0.005
+    control_substeps: int = CONTROL_SUBSTEPS  # physics steps per action
     episode_length: int = 400                 # control steps (20 s)
     stagger_episodes: bool = True             # first episodes after reset() end at random steps
     action_scale: float = 1.0 / 24.0          # target += action * action_scale, rad
@@ -85,7 +88,7 @@ class GraspConfig:
     sim: str = "mujoco"
     num_threads: int = 0
     physics: PhysicsOptions = field(default_factory=PhysicsOptions)
-    control_substeps: int = 10
+    control_substeps: int = CONTROL_SUBSTEPS
     settle_steps: int = 10                    # control steps to settle before the snapshot
     hold_steps: int = 40                      # control steps the snapshot must then survive (2 s)
     action_scale: float = 1.0 / 24.0          # target += action * action_scale (zeros: hold the pose)
