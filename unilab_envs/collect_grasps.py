@@ -30,14 +30,14 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
     """Collect ``num_grasps`` stable grasps and write them atomically to ``path`` (+ JSON metadata).
 
     Raises ``RuntimeError`` if fewer than ``num_grasps`` pass within ``max_attempts`` tries
-    (default: 50 per wanted grasp), so a broken model cannot loop forever.
+    (default: 50 per wanted grasp, at least 10 rounds of the batch), so a broken model cannot loop forever.
     """
     if num_grasps < 1:
         raise ValueError(f"num_grasps={num_grasps} must be >= 1")
     cfg = GraspConfig(hand=hand, object_type=object_type, scale=scale, sim=sim,
                       physics=physics or PhysicsOptions(), num_threads=num_threads)
     env = InhandGraspEnv(num_envs=num_envs, config=cfg, **overrides)
-    max_attempts = max_attempts or 50 * num_grasps
+    max_attempts = max_attempts or max(50 * num_grasps, 10 * num_envs)  # early drops end before any success
     found, kept_total, attempts = [], 0, 0
     try:
         env.reset(seed=seed)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+_YZX, _ZXY = np.array([1, 2, 0]), np.array([2, 0, 1])
+
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.cross`` for (..., 3) arrays, without its per-call axis handling (10x faster here)."""
-    ax, ay, az = a[..., 0], a[..., 1], a[..., 2]
-    bx, by, bz = b[..., 0], b[..., 1], b[..., 2]
-    return np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
+    """``np.cross`` for (..., 3) arrays, without its per-call axis handling (several times faster here)."""
+    return a[..., _YZX] * b[..., _ZXY] - a[..., _ZXY] * b[..., _YZX]
 
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -24,7 +24,8 @@ def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors (..., 3) by unit quaternions (..., 4) wxyz."""
     w, u = q[..., :1], q[..., 1:]
-    t = 2.0 * _cross(u, v)
+    t = _cross(u, v)
+    t += t
     return v + w * t + _cross(u, t)
 
 
@@ -44,6 +45,31 @@ def rotation_vector(q: np.ndarray) -> np.ndarray:
 def world_rotation_between(q_from: np.ndarray, q_to: np.ndarray) -> np.ndarray:
     """Rotation vector (world frame) taking orientation ``q_from`` to ``q_to``."""
     return rotation_vector(quat_mul(q_to, quat_conj(q_from)))
+
+
+def skew(v) -> np.ndarray:
+    """(3, 3) matrix K with ``x @ K == cross(x, v)`` for row vectors ``x``."""
+    x, y, z = np.asarray(v, float)
+    return np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+
+
+def rotation_about_axis(q_from: np.ndarray, q_to: np.ndarray, axis: np.ndarray,
+                        axis_skew: np.ndarray | None = None) -> np.ndarray:
+    """``world_rotation_between(q_from, q_to) @ axis`` (rad) in a handful of batched operations.
+
+    With dq = q_to * conj(q_from) = (w, v): w = q_to . q_from and
+    v . a = w_f (v_t . a) - w_t (v_f . a) - v_t . (v_f x a); the rotation vector is v times
+    2 atan2(|v|, |w|) / |v| (sign of w folded in: the shortest rotation), |v| = sqrt(1 - w^2).
+    ``axis_skew`` is ``skew(axis)``, for callers that compute it once.
+    """
+    k = skew(axis) if axis_skew is None else axis_skew
+    wt, vt, wf, vf = q_to[..., 0], q_to[..., 1:], q_from[..., 0], q_from[..., 1:]
+    w = (q_to * q_from).sum(-1)
+    va = wf * (vt @ axis) - wt * (vf @ axis) - (vt * (vf @ k)).sum(-1)
+    va = np.copysign(va, va * w)  # (w, v) and (-w, -v) are one rotation: take the one with w >= 0
+    w = np.abs(w)
+    s = np.sqrt(np.maximum(1.0 - w * w, 0.0))
+    return va * np.where(s > 1e-12, 2.0 * np.arctan2(s, w) / np.maximum(s, 1e-12), 2.0)
 
 
 def random_quat(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -12,6 +12,7 @@ import mujoco
 import numpy as np
 
 from .hands import HandSpec
+from .hands.collision_audit import AUDIT_PREFIX
 from .objects import ObjectSpec
 
 OBJECT_BODY = "object"
@@ -31,6 +32,9 @@ class PhysicsOptions:
     iterations: int = 50
     ls_iterations: int = 10
     noslip_iterations: int = 0
+    # Test only the contacts that can happen: the hand's audited self-collision exclusions and a
+    # floor that is scenery. False tests every geom pair (the model before the audit), for comparison.
+    contact_filter: bool = True
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,9 @@ def build_scene(hand: HandSpec, obj: ObjectSpec, options: PhysicsOptions = Physi
             raise ValueError(f"physics.{key}={getattr(options, key)!r}; choose one of {sorted(table)}")
     spec = mujoco.MjSpec.from_file(str(hand.xml_path))
     spec.modelname = f"{hand.name}_{obj.name}"
+    if not options.contact_filter:
+        for ex in [e for e in spec.excludes if e.name.startswith(AUDIT_PREFIX)]:
+            spec.delete(ex)
     opt = spec.option
     opt.timestep = options.timestep
     opt.impratio = options.impratio
@@ -93,8 +100,9 @@ def build_scene(hand: HandSpec, obj: ObjectSpec, options: PhysicsOptions = Physi
     world.add_light(name="top", pos=[0, 0, 1.5], dir=[0, 0, -1], type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL)
     # The floor is scenery: every task ends an episode long before the object could reach it (the
     # hand is fixed), so it takes no part in collision detection.
+    collides = 0 if options.contact_filter else 1
     world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0.5, 0.5, 0.05],
-                   pos=[0, 0, -0.15], rgba=[0.8, 0.8, 0.82, 1], contype=0, conaffinity=0)
+                   pos=[0, 0, -0.15], rgba=[0.8, 0.8, 0.82, 1], contype=collides, conaffinity=collides)
     world.add_camera(name=CAMERA, pos=list(hand.camera_pos),
                      xyaxes=_camera_xyaxes(hand.camera_pos, hand.camera_lookat))
 

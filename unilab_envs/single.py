@@ -10,9 +10,10 @@ import numpy as np
 
 
 def _first(x):
-    if isinstance(x, dict):
-        return {k: _first(v) for k, v in x.items() if not k.startswith("_")}
-    return x[0] if isinstance(x, np.ndarray) and x.ndim > 0 else x
+    """Env 0's entry of a batched value (arrays, nested dicts of arrays; ``_`` masks dropped)."""
+    if type(x) is dict:  # noqa: E721  (exact type checks: this runs on every step of a one-env loop)
+        return {k: _first(v) for k, v in x.items() if k[0] != "_"}
+    return x[0] if type(x) is np.ndarray and x.ndim else x  # noqa: E721
 
 
 class SingleEnv(gym.Env):

@@ -42,9 +42,12 @@ class MujocoBatchBackend:
 
         hand = layout.hand
         jids = [m.joint(n).id for n in hand.joint_names]
+        # Index arrays for scattered writes; slices (live views, no copy) for the per-step reads when the
+        # hand's entries are contiguous, as in every MJCF with the hand before the object.
         self._jq = m.jnt_qposadr[jids].copy()
         self._jv = m.jnt_dofadr[jids].copy()
         self._act = np.array([m.actuator(n).id for n in hand.joint_names])  # actuators share joint names
+        self._jq_read, self._jv_read, self._act_read = (_as_slice(i) for i in (self._jq, self._jv, self._act))
         obj_j = m.joint(layout.object_joint)
         self._oq = int(m.jnt_qposadr[obj_j.id])
         self._ov = int(m.jnt_dofadr[obj_j.id])
@@ -57,8 +60,8 @@ class MujocoBatchBackend:
         palm = int(m.sensor("palm_pos").adr[0])
         self._s_palm = slice(palm, palm + 3)
         tips = [m.sensor(f"{s}_pos").adr[0] for s in hand.fingertip_sites]
-        self._s_tips = (np.asarray(tips)[:, None] + np.arange(3)).ravel()
-        self._s_touch = np.array([m.sensor(n).adr[0] for n in layout.contact_sensors])
+        self._s_tips = _as_slice((np.asarray(tips)[:, None] + np.arange(3)).ravel())
+        self._s_touch = _as_slice(np.array([m.sensor(n).adr[0] for n in layout.contact_sensors]))
 
         self._nominal = {
             "object_mass": np.array(m.body_mass[self._obody]),
@@ -74,11 +77,11 @@ class MujocoBatchBackend:
 
     # --- stepping and state ---------------------------------------------------------------
     def step(self, ctrl: np.ndarray, substeps: int) -> None:
-        self._ctrl[:, self._act] = ctrl
+        self._ctrl[:, self._act_read] = ctrl
         self.batch.step(nstep=substeps)  # raises mujoco.batch.SimulationError on failure
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._qpos[:, self._jq], self._qvel[:, self._jv]
+        return self._qpos[:, self._jq_read], self._qvel[:, self._jv_read]
 
     def object_state(self) -> ObjectState:
         q, v = self._qpos[:, self._oq:self._oq + 7], self._qvel[:, self._ov:self._ov + 6]
@@ -95,18 +98,18 @@ class MujocoBatchBackend:
         return self._sensor[:, self._s_palm]
 
     def actuator_forces(self) -> np.ndarray:
-        return self._force[:, self._act]
+        return self._force[:, self._act_read]
 
     def set_state(self, ids, joint_pos, object_pos, object_quat) -> None:
         ids = check_ids(ids, self.num_envs)
         if ids.size == 0:
             return
-        self._qpos[np.ix_(ids, self._jq)] = joint_pos
+        self._qpos[ids[:, None], self._jq] = joint_pos
         self._qpos[ids, self._oq:self._oq + 3] = object_pos
         self._qpos[ids, self._oq + 3:self._oq + 7] = object_quat
         self._qvel[ids] = 0.0
         self._warm[ids] = 0.0
-        self._ctrl[np.ix_(ids, self._act)] = joint_pos
+        self._ctrl[ids[:, None], self._act] = joint_pos
         self.batch.forward(ids, stage=_VEL)
 
     def joint_ranges(self) -> np.ndarray:
@@ -143,14 +146,13 @@ class MujocoBatchBackend:
             b.expand("body_ipos")[ids, o] = params["object_com"]
         if "friction" in params:
             f = np.asarray(params["friction"], float).reshape(-1, 1)
-            b.expand("geom_friction")[np.ix_(ids, self._friction_geoms, [0])] = f[:, :, None]
+            b.expand("geom_friction")[ids[:, None], self._friction_geoms, 0] = f
         if "kp" in params:
-            kp = np.broadcast_to(params["kp"], (ids.size, self._act.size))
-            b.expand("actuator_gainprm")[np.ix_(ids, self._act, [0])] = kp[..., None]
-            b.expand("actuator_biasprm")[np.ix_(ids, self._act, [1])] = -kp[..., None]
+            kp = np.asarray(params["kp"], float)
+            b.expand("actuator_gainprm")[ids[:, None], self._act, 0] = kp
+            b.expand("actuator_biasprm")[ids[:, None], self._act, 1] = -kp
         if "kv" in params:
-            kv = np.broadcast_to(params["kv"], (ids.size, self._act.size))
-            b.expand("actuator_biasprm")[np.ix_(ids, self._act, [2])] = -kv[..., None]
+            b.expand("actuator_biasprm")[ids[:, None], self._act, 2] = -np.asarray(params["kv"], float)
         if {"object_mass", "object_scale", "object_com"} & set(params):
             b.set_const(ids)  # body_subtreemass, invweight0 and friends follow the new inertia
 
@@ -188,6 +190,14 @@ class MujocoBatchBackend:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+def _as_slice(idx: np.ndarray) -> slice | np.ndarray:
+    """``idx`` as a slice when it is a contiguous ascending run (indexing with it then gives a view)."""
+    idx = np.asarray(idx)
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + idx.size)
+    return idx
+
 
 def hand_root_body(model: mujoco.MjModel, hand) -> str:
     """Name of the hand's root body (the palm): the tree that holds the first fingertip site."""

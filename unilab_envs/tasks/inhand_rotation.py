@@ -17,7 +17,7 @@ from ..backends import make_backend
 from ..config import apply_overrides
 from ..hands import get_hand
 from ..objects import get_object
-from ..rotations import world_rotation_between
+from ..rotations import rotation_about_axis, skew
 from ..scene import build_scene
 from . import autoreset, rewards
 from .config import InhandRotationConfig
@@ -68,7 +68,10 @@ class InhandRotationEnv(VectorEnv):
         self.nominal = self.backend.nominal_params()
         axis = np.asarray(cfg.rotation_axis, float)
         self.axis = cfg.rotation_sign * axis / np.linalg.norm(axis)
+        self._axis_skew = skew(self.axis)
         nj = self.hand.num_joints
+        self._lo, self._hi = self.joint_ranges[:, 0].copy(), self.joint_ranges[:, 1].copy()
+        self._inv_nj = 1.0 / nj
 
         self.single_action_space = spaces.Box(-1.0, 1.0, (nj,), np.float32)
         self.single_observation_space = self._make_obs_space(nj)
@@ -109,7 +112,7 @@ class InhandRotationEnv(VectorEnv):
         self.history.push(normalize_joints(q, self.joint_ranges), self.targets)
 
     def _observe(self):
-        state = np.clip(self.history.last(self.cfg.obs_frames), -OBS_CLIP, OBS_CLIP)
+        state = np.minimum(np.maximum(self.history.last(self.cfg.obs_frames), -OBS_CLIP), OBS_CLIP)
         if self.cfg.obs_mode == "state":
             return state
         self.priv[:, 0:3] = self.backend.object_state().pos
@@ -150,14 +153,19 @@ class InhandRotationEnv(VectorEnv):
         self._prev_quat[ids] = obj_quat
         self.pushes.reset(ids)
         self.mass[ids], self.scale[ids] = params["object_mass"], params["object_scale"]
-        # HORA's privileged facts, scaled to [-1, 1] by the randomisation ranges.
+        if self.cfg.obs_mode != "state":
+            self._set_privileged(ids, params)
+        self.history.fill(ids, normalize_joints(q, self.joint_ranges), q)
+
+    def _set_privileged(self, ids: np.ndarray, params: dict[str, np.ndarray]) -> None:
+        """HORA's privileged facts of envs ``ids``, scaled to [-1, 1] by the randomisation ranges."""
+        dr = self.cfg.domain_rand
         lo = min(dr.scale_list) - dr.scale_jitter
         hi = max(dr.scale_list) + dr.scale_jitter
         self.priv[ids, 3] = to_unit_range(params["object_scale"], lo, hi)
         self.priv[ids, 4] = to_unit_range(params["object_mass"], *dr.mass_range)
         self.priv[ids, 5] = to_unit_range(params["friction"], *dr.friction_range)
         self.priv[ids, 6:9] = to_unit_range(params["object_com"], *dr.com_range)
-        self.history.fill(ids, normalize_joints(q, self.joint_ranges), q)
 
     # --- step -----------------------------------------------------------------------------
     def step(self, actions):
@@ -165,31 +173,38 @@ class InhandRotationEnv(VectorEnv):
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions have shape {actions.shape}; expected {self.action_space.shape} "
                              f"(num_envs, {self.hand.num_joints})")
-        if not np.all(np.isfinite(actions)):
+        if not np.isfinite(actions).all():
             raise ValueError("actions contain NaN or inf")
         cfg = self.cfg
-        lo, hi = self.joint_ranges[:, 0], self.joint_ranges[:, 1]
-        self.targets = np.clip(self.targets + np.clip(actions, -1.0, 1.0) * cfg.action_scale, lo, hi)
+        # target += clip(action, -1, 1) * action_scale, kept inside the joint ranges (min/max: np.clip's cost
+        # is its Python wrapper, which matters at one env)
+        step = np.minimum(np.maximum(actions, -1.0), 1.0)
+        step *= cfg.action_scale
+        step += self.targets
+        self.targets = np.minimum(np.maximum(step, self._lo), self._hi)
         self.backend.apply_object_force(self.pushes.step(self.mass, self.np_random))
         self.backend.step(self.targets, cfg.control_substeps)
 
         q, qd = self.backend.joint_state()
         obj = self.backend.object_state()
         tau = self.backend.actuator_forces()
-        finite = np.isfinite(obj.pos).all(-1) & np.isfinite(q).all(-1)
-        palm_dist = np.linalg.norm(obj.pos - self.backend.palm_position(), axis=-1)
-        terminated = ~finite | (obj.pos[:, 2] < cfg.termination_height) | (palm_dist > cfg.max_palm_distance)
+        offset = obj.pos - self.backend.palm_position()
+        palm_dist2 = np.einsum("ij,ij->i", offset, offset)
+        # a NaN anywhere in the state makes the sum NaN, and every comparison with NaN is False
+        finite = np.isfinite(obj.pos.sum(-1) + q.sum(-1))
+        terminated = ~finite | (obj.pos[:, 2] < cfg.termination_height) | \
+            (palm_dist2 > cfg.max_palm_distance * cfg.max_palm_distance)
         terms = rewards.weighted_terms(cfg.rewards, self.control_dt, angvel=obj.angvel, axis=self.axis,
                                        clip=cfg.angvel_clip, linvel=obj.linvel, joint_pos=q,
                                        start_pose=self.start_pose, tau=tau, joint_vel=qd, fell=terminated)
         reward = sum(terms.values())
         sums = self.ep_sums
-        sums["object_speed"] += np.linalg.norm(obj.linvel, axis=-1)
-        sums["torque"] += np.abs(tau).mean(-1)
-        sums["power"] += np.abs((tau * qd).sum(-1))
+        sums["object_speed"] += np.sqrt(np.einsum("ij,ij->i", obj.linvel, obj.linvel))
+        sums["torque"] += np.abs(tau).sum(-1) * self._inv_nj
+        sums["power"] += np.abs(np.einsum("ij,ij->i", tau, qd))
         for name, value in terms.items():
-            sums[f"reward_{name}"] += value
-        turned = world_rotation_between(self._prev_quat, obj.quat) @ self.axis
+            sums["reward_" + name] += value
+        turned = rotation_about_axis(self._prev_quat, obj.quat, self.axis, self._axis_skew)
         self._prev_quat[:] = obj.quat
         self.ep_angle += turned
         self.progress += 1

@@ -13,7 +13,7 @@ from .config import RewardScales
 
 def rotate(angvel: np.ndarray, axis: np.ndarray, clip: tuple[float, float]) -> np.ndarray:
     """Object angular velocity about the task axis, clipped (rad/s)."""
-    return np.clip(angvel @ axis, clip[0], clip[1])
+    return np.minimum(np.maximum(angvel @ axis, clip[0]), clip[1])
 
 
 def object_linvel(linvel: np.ndarray) -> np.ndarray:

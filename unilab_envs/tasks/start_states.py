@@ -40,7 +40,7 @@ def load_start_grasps(cfg, layout: SceneLayout) -> list[np.ndarray]:
         def generate(path, scale=scale):
             collect_grasps(path, hand=cfg.hand, object_type=cfg.object_type, scale=scale,
                            num_grasps=cfg.grasp_collection_target, sim=cfg.sim, physics=cfg.physics,
-                           num_threads=cfg.num_threads)
+                           num_threads=cfg.num_threads, control_substeps=cfg.control_substeps)
 
         found = resolve_grasp_cache(key, explicit_path=cfg.grasp_cache_path, cache_dir=cfg.grasp_cache_dir,
                                     allow_generate=cfg.grasp_allow_generate, generate=generate, **hub)
