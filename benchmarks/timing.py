@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -44,6 +45,12 @@ def clocks() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
+def _own_cpu() -> float:
+    """CPU seconds of this process and of its finished children (a benchmark may run ``train`` as one)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def _busy_seconds() -> float | None:
     """CPU seconds all processes have been busy since boot (None where /proc/stat is missing)."""
     try:
@@ -56,15 +63,15 @@ def _busy_seconds() -> float | None:
 
 
 class MachineLoad:
-    """How much CPU other processes used while a measurement ran."""
+    """How much CPU other processes (not this one, nor its children) used while a measurement ran."""
 
     def __enter__(self) -> MachineLoad:
-        self.wall0, self.cpu0 = clocks()
+        self.wall0, self.cpu0 = time.perf_counter(), _own_cpu()
         self.busy0 = _busy_seconds()
         return self
 
     def __exit__(self, *exc) -> None:
-        wall1, cpu1 = clocks()
+        wall1, cpu1 = time.perf_counter(), _own_cpu()
         busy1 = _busy_seconds()
         self.wall = wall1 - self.wall0
         ours = cpu1 - self.cpu0
