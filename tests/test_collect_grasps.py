@@ -87,18 +87,19 @@ def test_impossible_criteria_stop_with_a_clear_error(tmp_path):
 
 
 def test_missing_cache_names_the_command(tmp_path, cache_dir):
-    with pytest.raises(GraspCacheMissing) as err:
-        gym.make_vec("AllegroInhandRotation-v0", num_envs=2, grasp_cache_dir=str(tmp_path))
+    with pytest.raises(GraspCacheMissing) as err:  # no cache ships for scale 0.9
+        gym.make_vec("AllegroInhandRotation-v0", num_envs=2, grasp_cache_dir=str(tmp_path),
+                     domain_rand={"scale_list": [0.9]})
     msg = str(err.value)
-    assert "python -m unilab_envs.collect_grasps --hand allegro --object ball --scale 1.0" in msg
+    assert "python -m unilab_envs.collect_grasps --hand allegro --object ball --scale 0.9" in msg
     assert "HF_HUB_OFFLINE" in msg and str(tmp_path) in msg
 
 
 def test_offline_hub_falls_back_to_generation(tmp_path, cache_dir):
     envs = gym.make_vec("AllegroInhandRotation-v0", num_envs=2, grasp_cache_dir=str(tmp_path),
-                        grasp_allow_generate=True, grasp_collection_target=12)
+                        grasp_allow_generate=True, grasp_collection_target=12, domain_rand={"scale_list": [0.9]})
     try:
-        assert (tmp_path / CACHE).is_file() and len(envs.grasps[0]) == 12
+        assert (tmp_path / "allegro_ball_grasp_0.9.npy").is_file() and len(envs.grasps[0]) == 12
         envs.reset(seed=0)
         envs.step(np.zeros((2, 16)))
     finally:
@@ -107,9 +108,10 @@ def test_offline_hub_falls_back_to_generation(tmp_path, cache_dir):
 
 def test_in_process_generation_uses_the_envs_control_rate(tmp_path, cache_dir):
     envs = gym.make_vec("AllegroInhandRotation-v0", num_envs=2, grasp_cache_dir=str(tmp_path),
-                        grasp_allow_generate=True, grasp_collection_target=8, control_substeps=5)
+                        grasp_allow_generate=True, grasp_collection_target=8, control_substeps=5,
+                        domain_rand={"scale_list": [0.9]})
     envs.close()
-    criteria = json.loads((tmp_path / CACHE).with_suffix(".json").read_text())["criteria"]
+    criteria = json.loads((tmp_path / "allegro_ball_grasp_0.9.json").read_text())["criteria"]
     assert criteria["control_dt"] == pytest.approx(envs.control_dt) == pytest.approx(5 / 120)
 
 

@@ -2,13 +2,14 @@
 
 A cache is a float32 ``(N, len(columns))`` ``.npy`` array named
 ``<prefix>_<scale>.npy`` with a JSON metadata sidecar ``<prefix>_<scale>.json``.
-Use :func:`resolve_grasp_cache` to find one (explicit path, local cache dir,
-Hugging Face Hub, or in-process generation) and :func:`save_grasps` to write one.
+Use :func:`resolve_grasp_cache` to find one (explicit path, local cache dir, the
+caches shipped in the package, Hugging Face Hub, or in-process generation) and :func:`save_grasps` to write one.
 """
 
 from .errors import GraspCacheCorrupt, GraspCacheError, GraspCacheMissing, GraspCacheStale
 from .resolver import (
     DEFAULT_HUB_REPO_ID,
+    SHIPPED_DIR,
     ResolvedCache,
     default_cache_dir,
     resolve_grasp_cache,
@@ -37,6 +38,7 @@ __all__ = [
     "GraspCacheMissing",
     "GraspCacheStale",
     "QUAT_COLUMNS",
+    "SHIPPED_DIR",
     "ResolvedCache",
     "cache_filename",
     "default_cache_dir",

@@ -1,4 +1,5 @@
-"""Find a usable grasp cache: explicit path, local cache dir, Hugging Face Hub, or generate.
+"""Find a usable grasp cache: explicit path, local cache dir, the package's shipped caches, the
+Hugging Face Hub, or generate.
 
 :func:`resolve_grasp_cache` never invents a fallback pose: if no valid cache is
 found it raises :class:`GraspCacheMissing` listing every place it looked and
@@ -21,11 +22,14 @@ from .store import CacheKey, format_scale, generate_command, load_grasps, sideca
 logger = logging.getLogger(__name__)
 
 DEFAULT_HUB_REPO_ID = "unilab/grasp-caches"
+#: default caches that ship inside the package (one per registered rotation env and default scale)
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "grasps"
 HUB_REPO_ENV = "UNILAB_GRASP_HUB_REPO"
 _FROM_ENV = object()  # sentinel: read the hub repo id from the environment
 
 __all__ = [
     "DEFAULT_HUB_REPO_ID",
+    "SHIPPED_DIR",
     "ResolvedCache",
     "default_cache_dir",
     "generate_command",
@@ -48,7 +52,7 @@ class ResolvedCache:
     """A validated grasp cache and where it came from."""
 
     path: Path
-    source: str  # "explicit" | "local" | "hub" | "generated"
+    source: str  # "explicit" | "local" | "shipped" | "hub" | "generated"
     grasps: np.ndarray
 
 
@@ -103,6 +107,7 @@ def resolve_grasp_cache(
     explicit_path: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     hub_repo_id: str | None | object = _FROM_ENV,
+    shipped_dir: str | os.PathLike | None = SHIPPED_DIR,
     allow_generate: bool = False,
     generate: Callable[[Path], None] | None = None,
     hub_timeout: float = 5.0,
@@ -114,7 +119,9 @@ def resolve_grasp_cache(
     fallback; it may be the ``.npy`` file, a directory, or a prefix
     (``caches/my_grasp`` -> ``caches/my_grasp_1.0.npy``); (b) ``cache_dir /
     key.filename`` (default :func:`default_cache_dir`); stale/corrupt files are
-    logged and skipped, never deleted; (c) the Hugging Face Hub dataset
+    logged and skipped, never deleted: a user's own cache wins; (b2) ``shipped_dir
+    / key.filename``, the caches that ship with the package (``None`` skips them);
+    (c) the Hugging Face Hub dataset
     ``hub_repo_id`` (default ``$UNILAB_GRASP_HUB_REPO`` or
     :data:`DEFAULT_HUB_REPO_ID`; ``""`` or ``None`` disables it; skipped when
     ``HF_HUB_OFFLINE=1``), downloaded into ``cache_dir``; (d) if
@@ -152,6 +159,18 @@ def resolve_grasp_cache(
             tried.append(f"local: {local}: {type(e).__name__}: {e}")
     else:
         tried.append(f"local: {local}: not found")
+
+    # (b2) the caches shipped inside the package
+    if shipped_dir is not None:
+        shipped = Path(shipped_dir) / key.filename
+        if shipped.is_file():
+            try:
+                return ResolvedCache(shipped, "shipped", load_grasps(shipped, key))
+            except (GraspCacheStale, GraspCacheCorrupt) as e:
+                log.warning("ignoring shipped grasp cache %s: %s", shipped, e)
+                tried.append(f"shipped: {shipped}: {type(e).__name__}: {e}")
+        else:
+            tried.append(f"shipped: none for {key.filename}")
 
     # (c) Hugging Face Hub
     repo_id = os.environ.get(HUB_REPO_ENV, DEFAULT_HUB_REPO_ID) if hub_repo_id is _FROM_ENV else hub_repo_id
