@@ -19,7 +19,7 @@ def test_make_vec_is_the_native_batched_env(make_vec):
     assert isinstance(envs, InhandRotationEnv)  # not a SyncVectorEnv of single envs
     assert envs.num_envs == 8
     assert envs.observation_space.shape == (8, 96) and envs.action_space.shape == (8, 16)
-    assert envs.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
+    assert envs.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP  # Gymnasium's default
 
 
 def test_registered_ids():

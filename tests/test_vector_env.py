@@ -58,7 +58,8 @@ def test_reward_weights_come_from_config(make_vec):
 
 
 def test_truncation_autoresets_in_the_same_step(make_vec):
-    envs = make_vec(num_envs=3, episode_length=4, stagger_episodes=False, domain_rand={"enabled": False})
+    envs = make_vec(num_envs=3, episode_length=4, stagger_episodes=False, domain_rand={"enabled": False},
+                    autoreset_mode="same_step")
     envs.reset(seed=0)
     for _ in range(3):
         _, _, terminated, truncated, info = envs.step(np.zeros((3, 16)))

@@ -181,12 +181,14 @@ def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
 
 
 def make_env(cfg: DictConfig, num_envs: int, **extra):
-    """``gymnasium.make_vec`` of the config's task with its ``env`` section (``extra`` on top)."""
+    """``gymnasium.make_vec`` of the config's task with its ``env`` section (``extra`` on top), resetting
+    finished envs in the same step (``SAME_STEP``), as SB3's ``VecEnv`` contract and our rollouts expect."""
     import gymnasium as gym
 
     import unilab_envs  # noqa: F401  (registers the env ids)
 
-    return gym.make_vec(cfg.task.env_id, num_envs=num_envs, **(env_kwargs(cfg) | extra))
+    kwargs = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP} | env_kwargs(cfg) | extra
+    return gym.make_vec(cfg.task.env_id, num_envs=num_envs, **kwargs)
 
 
 def save(cfg: DictConfig, path: Path) -> None:

@@ -21,6 +21,10 @@ class SB3VecEnv(VecEnv):
         if not isinstance(env.single_observation_space, gym.spaces.Box):
             raise TypeError(f"the SB3 adapter takes Box observations; this env has {env.single_observation_space} "
                             f"(use env.obs_mode=state)")
+        mode = env.metadata.get("autoreset_mode")
+        if mode != gym.vector.AutoresetMode.SAME_STEP:
+            raise ValueError(f"SB3 resets finished envs within the step (AutoresetMode.SAME_STEP); this env resets in "
+                             f"mode {mode}. Make it with gym.make_vec(..., autoreset_mode='same_step')")
         self.env = env  # before super().__init__, which reads render_mode through get_attr
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
         self._actions: np.ndarray | None = None

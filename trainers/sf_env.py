@@ -122,7 +122,8 @@ def make_unilab_env(full_env_name: str, cfg=None, env_config=None, render_mode: 
     """
     import unilab_envs  # noqa: F401  (registers the Gymnasium ids, also in SF's spawned processes)
 
-    kwargs = dict(env_kwargs)
+    # Sample Factory's batched sampling expects finished agents to be reset within the same step
+    kwargs = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP} | dict(env_kwargs)
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     env = gym.make_vec(env_id, **kwargs)

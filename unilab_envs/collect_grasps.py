@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from gymnasium.vector import AutoresetMode
 from tqdm.auto import tqdm
 
 from .grasp_cache import cache_filename, default_cache_dir, format_scale, save_grasps
@@ -36,7 +37,8 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
         raise ValueError(f"num_grasps={num_grasps} must be >= 1")
     cfg = GraspConfig(hand=hand, object_type=object_type, scale=scale, sim=sim,
                       physics=physics or PhysicsOptions(), num_threads=num_threads)
-    env = InhandGraspEnv(num_envs=num_envs, config=cfg, **overrides)
+    # SAME_STEP: a finished candidate's env starts the next one at once (no step spent on the reset)
+    env = InhandGraspEnv(num_envs=num_envs, config=cfg, autoreset_mode=AutoresetMode.SAME_STEP, **overrides)
     max_attempts = max_attempts or max(50 * num_grasps, 10 * num_envs)  # early drops end before any success
     found, kept_total, attempts = [], 0, 0
     try:

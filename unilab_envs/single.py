@@ -1,7 +1,7 @@
 """``gymnasium.make`` support: a one-env ``gymnasium.Env`` view of a native vector env.
 
-The vector env resets finished envs in the same step; this view returns the terminal observation
-and info of that step instead (as a plain ``Env`` should), and the next ``reset()`` starts anew.
+This view returns a finished episode's last observation, with its statistics merged into ``info``
+(as a plain ``Env`` should), whatever the vector env's autoreset mode; the next ``reset()`` starts anew.
 """
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ class SingleEnv(gym.Env):
         if action.shape != self.action_space.shape:
             raise ValueError(f"action has shape {action.shape}; expected {self.action_space.shape}")
         obs, reward, terminated, truncated, info = self.vector_env.step(action[None])
-        if terminated[0] or truncated[0]:  # report the finished episode, not the autoreset one
-            obs, final = info["final_obs"][0], _first(info["final_info"])
+        if terminated[0] or truncated[0]:  # report the finished episode's last observation and statistics
+            final = _first(info["final_info"])
+            obs = info["final_obs"][0] if "final_obs" in info else _first(obs)
             info = _first({k: v for k, v in info.items() if k not in ("final_obs", "final_info")}) | final
         else:
             obs, info = _first(obs), _first(info)

@@ -1,22 +1,55 @@
-"""Gymnasium's SAME_STEP autoreset info layout for natively batched envs."""
+"""Gymnasium's autoreset modes for natively batched envs, and the info layout of finished episodes.
+
+- ``NEXT_STEP`` (the default, as in Gymnasium's own vector envs, and the mode its vector wrappers
+  such as ``NormalizeObservation`` require): a finished env returns its final observation; the
+  next ``step`` resets it, ignoring its action, and returns its first observation with reward 0
+  and ``terminated = truncated = False``.
+- ``SAME_STEP`` (what Stable-Baselines3 and Sample Factory expect; the trainers ask for it): a
+  finished env is reset within the same step; its final observation is in ``info["final_obs"]``.
+
+In both modes ``info["final_info"]`` (mask ``info["_final_info"]``) holds the statistics of the
+episodes that ended in that step.
+"""
 from __future__ import annotations
 
 import numpy as np
+from gymnasium.vector import AutoresetMode
+
+MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+
+
+def resolve_mode(mode) -> AutoresetMode:
+    """An ``AutoresetMode`` (or its name or value as a string: ``"next_step"``, ``"SameStep"``)."""
+    if isinstance(mode, str):
+        by_text = {m.name.lower(): m for m in AutoresetMode} | {m.value.lower(): m for m in AutoresetMode}
+        mode = by_text.get(mode.strip().lower(), mode)
+    if mode not in MODES:
+        raise ValueError(f"autoreset_mode={mode!r}; choose AutoresetMode.NEXT_STEP (the default, what Gymnasium's "
+                         "vector wrappers expect) or AutoresetMode.SAME_STEP (what SB3 and Sample Factory expect)")
+    return mode
+
+
+def _masked(ids: np.ndarray, num_envs: int, stats: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    mask = np.zeros(num_envs, bool)
+    mask[ids] = True
+    info = {k: np.where(mask.reshape(-1, *[1] * (np.ndim(v) - 1)), v, np.zeros_like(v)) for k, v in stats.items()}
+    info.update({f"_{k}": mask for k in stats})
+    return mask, info
+
+
+def episode_info(ids: np.ndarray, num_envs: int, stats: dict[str, np.ndarray]) -> dict:
+    """``final_info`` (with ``_``-prefixed masks) for the envs ``ids`` whose episodes just ended."""
+    mask, info = _masked(ids, num_envs, stats)
+    return {"final_info": info, "_final_info": mask}
 
 
 def final_info(ids: np.ndarray, num_envs: int, obs, stats: dict[str, np.ndarray]) -> dict:
-    """``final_obs``/``final_info`` entries (with ``_``-prefixed masks) for the envs ``ids`` that ended.
-
-    ``obs`` is the batched terminal observation (array or dict of arrays); ``final_obs`` becomes an
-    object array holding each finished env's own observation, as ``SyncVectorEnv`` gives it.
-    """
-    mask = np.zeros(num_envs, bool)
-    mask[ids] = True
+    """SAME_STEP: ``episode_info`` plus ``final_obs``, an object array holding each finished env's own
+    last observation (array or dict), as ``SyncVectorEnv`` gives it."""
+    out = episode_info(ids, num_envs, stats)
     final_obs = np.full(num_envs, None, dtype=object)
     if isinstance(obs, dict):
         final_obs[ids] = [{k: v[i] for k, v in obs.items()} for i in ids]
     else:
         final_obs[ids] = list(obs[ids])
-    info = {k: np.where(mask.reshape(-1, *[1] * (np.ndim(v) - 1)), v, np.zeros_like(v)) for k, v in stats.items()}
-    info.update({f"_{k}": mask for k in stats})
-    return {"final_obs": final_obs, "_final_obs": mask, "final_info": info, "_final_info": mask}
+    return out | {"final_obs": final_obs, "_final_obs": out["_final_info"]}

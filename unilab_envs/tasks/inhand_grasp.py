@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from gymnasium import spaces
+from gymnasium import error, spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -29,10 +29,13 @@ from .config import GraspConfig
 class InhandGraspEnv(VectorEnv):
     """Batched grasp search. Actions move joint targets like the rotation task (zeros: hold)."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.SAME_STEP}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, render_mode: str | None = None,
-                 config: GraspConfig | None = None, **overrides):
+                 config: GraspConfig | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **overrides):
+        self.autoreset_mode = autoreset.resolve_mode(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         cfg = apply_overrides(config or GraspConfig(), overrides)
         if max_episode_steps is not None and "hold_steps" not in overrides:  # an explicit hold_steps wins
             cfg = dataclasses.replace(cfg, hold_steps=int(max_episode_steps) - cfg.settle_steps)
@@ -56,6 +59,8 @@ class InhandGraspEnv(VectorEnv):
         self.targets = np.zeros((num_envs, nj))
         self.progress = np.zeros(num_envs, np.int64)
         self.candidate = np.zeros((num_envs, nj + 7), np.float32)
+        self._pending = np.zeros(num_envs, bool)  # NEXT_STEP: ended in the last step, restart in the next
+        self._was_reset = False
 
     def criteria(self) -> dict:
         """What a kept grasp satisfied (stored in the cache's metadata)."""
@@ -72,6 +77,8 @@ class InhandGraspEnv(VectorEnv):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         self._reset_envs(np.arange(self.num_envs))
+        self._pending[:] = False
+        self._was_reset = True
         return self._observe(), {}
 
     def _reset_envs(self, ids: np.ndarray) -> None:
@@ -85,6 +92,8 @@ class InhandGraspEnv(VectorEnv):
         self.progress[ids] = 0
 
     def step(self, actions):
+        if not self._was_reset:
+            raise error.ResetNeeded("Cannot call step() before reset(): call envs.reset(seed=...) first")
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions have shape {actions.shape}; expected {self.action_space.shape}")
@@ -107,15 +116,24 @@ class InhandGraspEnv(VectorEnv):
         terminated = ~np.isfinite(obj.pos).all(-1) | (obj.pos[:, 2] < cfg.min_object_height)
         truncated = (self.progress >= cfg.settle_steps + cfg.hold_steps) & ~terminated
         success = truncated & (tip_dist < cfg.tip_distance_max) & (contacts >= cfg.min_tip_contacts)
-        obs = self._observe()
         info = {"tip_contacts": contacts, "max_tip_distance": tip_dist}
+        if self._pending.any():  # NEXT_STEP: stepped along with the batch, now they start anew
+            ids = np.flatnonzero(self._pending)
+            terminated[ids] = truncated[ids] = success[ids] = False
+            self._reset_envs(ids)
+            self._pending[ids] = False
+        obs = self._observe()
         done = terminated | truncated
         if done.any():
             ids = np.flatnonzero(done)
             stats = {"is_success": success, "grasp": self.candidate.copy()}
-            info.update(autoreset.final_info(ids, self.num_envs, obs, stats))
-            self._reset_envs(ids)
-            obs = self._observe()
+            if self.autoreset_mode == AutoresetMode.SAME_STEP:
+                info.update(autoreset.final_info(ids, self.num_envs, obs, stats))
+                self._reset_envs(ids)
+                obs = self._observe()
+            else:
+                info.update(autoreset.episode_info(ids, self.num_envs, stats))
+                self._pending[ids] = True
         return obs, success.astype(np.float32), terminated, truncated, info
 
     def render(self):

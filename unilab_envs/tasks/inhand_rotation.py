@@ -1,15 +1,16 @@
 """In-hand rotation (HORA): spin the object about an axis without dropping it.
 
 A native ``gymnasium.vector.VectorEnv``: every per-step computation is batched over envs.
-Episodes start from cached stable grasps (see ``start_states.py``); finished envs reset in the
-same step (``AutoresetMode.SAME_STEP``) with ``info["final_obs"]`` and ``info["final_info"]``.
+Episodes start from cached stable grasps (see ``start_states.py``); finished envs reset as
+Gymnasium's ``autoreset_mode`` says (``NEXT_STEP`` by default, or ``SAME_STEP``; see
+``autoreset.py``), with each finished episode's statistics in ``info["final_info"]``.
 """
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
-from gymnasium import spaces
+from gymnasium import error, spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -48,10 +49,13 @@ def validate(cfg: InhandRotationConfig) -> None:
 class InhandRotationEnv(VectorEnv):
     """Batched in-hand rotation. Keyword arguments override ``InhandRotationConfig`` fields."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.SAME_STEP}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 20, "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, render_mode: str | None = None,
-                 config: InhandRotationConfig | None = None, **overrides):
+                 config: InhandRotationConfig | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **overrides):
+        self.autoreset_mode = autoreset.resolve_mode(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         cfg = apply_overrides(config or InhandRotationConfig(), overrides)
         if max_episode_steps is not None and "episode_length" not in overrides:  # an explicit episode_length wins
             cfg = dataclasses.replace(cfg, episode_length=int(max_episode_steps))
@@ -92,6 +96,8 @@ class InhandRotationEnv(VectorEnv):
         # Per-episode sums of physical quantities (speed m/s, torque N m, power W) and of each reward term.
         self.ep_sums = {k: np.zeros(n) for k in (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))}
         self._prev_quat = np.zeros((n, 4))
+        self._pending = np.zeros(n, bool)  # NEXT_STEP: envs that ended in the last step, reset in the next
+        self._was_reset = False
 
     # --- spaces and observations ----------------------------------------------------------
     def _make_obs_space(self, nj: int) -> spaces.Space:
@@ -124,16 +130,22 @@ class InhandRotationEnv(VectorEnv):
     # --- reset ----------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
+        if seed is not None or not hasattr(self, "_reset_rng"):
+            # Resets draw from their own stream, so that when an env resets (this step or the next: the
+            # autoreset mode) never shifts the per-step draws (pushes, observation noise) of the others.
+            self._reset_rng = self.np_random.spawn(1)[0]
         mask = None if options is None else options.get("reset_mask")
         ids = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
         self._reset_envs(ids)
+        self._pending[ids] = False
+        self._was_reset = True
         if mask is None and self.cfg.stagger_episodes and self.num_envs > 1:
             # Spread the first episodes' ends so that envs never truncate in lockstep.
             self.limit[:] = self.np_random.integers(1, self.cfg.episode_length + 1, self.num_envs)
         return self._observe(), {}
 
     def _reset_envs(self, ids: np.ndarray) -> None:
-        rng, dr = self.np_random, self.cfg.domain_rand
+        rng, dr = self._reset_rng, self.cfg.domain_rand
         scale_idx, params, active = sample_params(dr, self.nominal, len(ids), rng)
         self.backend.set_params(ids, **{k: params[k] for k in active})
         rows = np.empty((len(ids), self.grasps[0].shape[1]))
@@ -169,6 +181,8 @@ class InhandRotationEnv(VectorEnv):
 
     # --- step -----------------------------------------------------------------------------
     def step(self, actions):
+        if not self._was_reset:
+            raise error.ResetNeeded("Cannot call step() before reset(): call envs.reset(seed=...) first")
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions have shape {actions.shape}; expected {self.action_space.shape} "
@@ -210,23 +224,33 @@ class InhandRotationEnv(VectorEnv):
         self.progress += 1
         truncated = (self.progress >= self.limit) & ~terminated
         self._push_frame(q)
-        obs = self._observe()
         info = {
             "reward_terms": terms,
             "rotation_speed": turned / self.control_dt,        # rad/s about the task axis, unclipped
             "object_height": obj.pos[:, 2].copy(),
             "tip_contacts": self.backend.fingertip_contacts().sum(-1),
         }
+        if self._pending.any():  # NEXT_STEP: they were stepped along (one batched call); now they start anew
+            ids = np.flatnonzero(self._pending)
+            for value in (reward, terminated, truncated, info["rotation_speed"], *terms.values()):
+                value[ids] = 0
+            self._reset_envs(ids)
+            self._pending[ids] = False
+        obs = self._observe()
         done = terminated | truncated
         if done.any():
             ids = np.flatnonzero(done)
-            info.update(self._final_info(ids, obs, terminated))
-            self._reset_envs(ids)
-            obs = self._observe()
+            if self.autoreset_mode == AutoresetMode.SAME_STEP:
+                info.update(autoreset.final_info(ids, self.num_envs, obs, self._episode_stats(terminated)))
+                self._reset_envs(ids)
+                obs = self._observe()
+            else:
+                info.update(autoreset.episode_info(ids, self.num_envs, self._episode_stats(terminated)))
+                self._pending[ids] = True
         return obs, reward.astype(np.float32), terminated, truncated, info
 
-    def _final_info(self, ids: np.ndarray, obs, terminated: np.ndarray) -> dict:
-        """Terminal observations and per-episode statistics of the envs that just finished."""
+    def _episode_stats(self, terminated: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-episode statistics of every env's current episode (``autoreset`` keeps the finished ones)."""
         seconds = self.progress * self.control_dt
         steps = np.maximum(self.progress, 1)
         stats = {
@@ -239,7 +263,7 @@ class InhandRotationEnv(VectorEnv):
         stats.update({k: self.ep_sums[k] / steps for k in EPISODE_MEANS})
         stats["work"] = self.ep_sums["power"] * self.control_dt
         stats.update({k: v.copy() for k, v in self.ep_sums.items() if k.startswith("reward_")})
-        return autoreset.final_info(ids, self.num_envs, obs, stats)
+        return stats
 
     # --- rendering and lifetime -----------------------------------------------------------
     def render(self):
