@@ -1,6 +1,7 @@
 """The vector-env contract a trainer relies on: spaces, seeding, autoreset, rewards, errors."""
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -175,3 +176,32 @@ def test_fall_term_is_paid_once_at_termination(make_vec):
         np.testing.assert_array_equal(fall, np.where(terminated, -10.0, 0.0))
         seen += int(terminated.sum())
     assert seen >= 16
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"episode_length": "400"}, TypeError, "'episode_length' expects an integer, got '400'"),
+    ({"control_substeps": 2.5}, TypeError, "'control_substeps' expects an integer"),
+    ({"action_scale": "fast"}, TypeError, "'action_scale' expects a number"),
+    ({"stagger_episodes": "yes"}, TypeError, "'stagger_episodes' expects true/false"),
+    ({"domain_rand": {"mass_range": (0.1,)}}, TypeError, "'domain_rand.mass_range' expects 2 values"),
+    ({"domain_rand": {"scale_list": 1.0}}, TypeError, "'domain_rand.scale_list' expects a list"),
+    ({"domain_rand": {"mass_range": (0.2, 0.1)}}, ValueError, r"backwards; give it as \(0.1, 0.2\)"),
+    ({"domain_rand": {"mass_range": (-0.1, 0.1)}}, ValueError, "'domain_rand.mass_range'.*lower end must be > 0"),
+    ({"domain_rand": {"friction_range": (3.0, 0.3)}}, ValueError, "'domain_rand.friction_range'.*backwards"),
+    ({"domain_rand": {"scale_list": [0.0]}}, ValueError, "object scales must be > 0"),
+    ({"domain_rand": {"force_prob": 2}}, ValueError, r"'domain_rand.force_prob'.*in \[0, 1\]"),
+    ({"episode_length": 0}, ValueError, "'episode_length' = 0: must be >= 1"),
+    ({"grasp_collection_target": -5}, ValueError, "'grasp_collection_target' = -5"),
+    ({"angvel_clip": (0.5, -0.5)}, ValueError, "'angvel_clip'.*backwards"),
+    ({"physics": {"timestep": 0.0}}, ValueError, "'physics.timestep' = 0.0: must be > 0"),
+])
+def test_bad_config_values_are_clear_errors_naming_the_key(make_vec, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_vec(num_envs=2, **kwargs)
+
+
+def test_bad_grasp_config_values_are_clear_errors(cache_dir):
+    with pytest.raises(ValueError, match="'min_tip_contacts' = -1"):
+        gym.make_vec("AllegroInhandGrasp-v0", num_envs=2, min_tip_contacts=-1)
+    with pytest.raises(TypeError, match="'hold_steps' expects an integer"):
+        gym.make_vec("AllegroInhandGrasp-v0", num_envs=2, hold_steps=2.5)

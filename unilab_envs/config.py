@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import types
 import typing
 from typing import Any, Mapping, TypeVar
 
@@ -51,15 +52,51 @@ def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return nested
 
 
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin is tuple and isinstance(value, (list, tuple)):
-        return tuple(value)
-    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+    """``value`` as the field's annotated type (int -> float, list -> tuple), or a TypeError naming the key."""
+    def bad(expected: str) -> TypeError:
+        return TypeError(f"config key {key!r} expects {expected}, got {value!r} ({type(value).__name__})")
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _coerce(value, inner[0], key)
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise bad(f"a list like {_example(args)}")
+        if args and args[-1] is not Ellipsis and len(value) != len(args):
+            raise bad(f"{len(args)} values, like {_example(args)}")
+        item_types = [args[0]] * len(value) if args and args[-1] is Ellipsis else list(args) or [Any] * len(value)
+        return tuple(_coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, item_types, strict=True)))
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise bad("true/false")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad("a number")
         return float(value)
-    if annotation is bool and not isinstance(value, bool):
-        raise TypeError(f"config key {key!r} expects true/false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad("an integer")
+        return value
+    if annotation is str and not isinstance(value, str):
+        raise bad("a string")
     return value
+
+
+def _example(args: tuple) -> str:
+    if args and args[-1] is Ellipsis:
+        return "[1.0, 1.1]"
+    return "[" + ", ".join("1.0" if a is float else "1" for a in args) + "]"
 
 
 def apply_overrides(cfg: C, overrides: Mapping[str, Any] | None, prefix: str = "") -> C:
@@ -84,6 +121,20 @@ def apply_overrides(cfg: C, overrides: Mapping[str, Any] | None, prefix: str = "
         else:
             changes[name] = _coerce(value, hints.get(name), prefix + name)
     return dataclasses.replace(cfg, **changes)
+
+
+def require(ok: bool, key: str, value: Any, what: str) -> None:
+    """Raise a ValueError naming ``key``, its ``value`` and what it must be, unless ``ok``."""
+    if not ok:
+        raise ValueError(f"config key {key!r} = {value!r}: {what}")
+
+
+def require_range(key: str, value: tuple[float, float], low: float | None = None, strict: bool = False) -> None:
+    """A (lo, hi) range: in order, and (when ``low`` is given) lo above ``low`` (or at it, unless ``strict``)."""
+    lo, hi = value
+    require(lo <= hi, key, value, f"the range is backwards; give it as ({hi}, {lo})")
+    if low is not None:
+        require(lo > low if strict else lo >= low, key, value, f"its lower end must be {'>' if strict else '>='} {low}")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -82,6 +82,9 @@ def build_scene(hand: HandSpec, obj: ObjectSpec, options: PhysicsOptions = Physi
     for key, table in (("integrator", _INTEGRATOR), ("cone", _CONE)):
         if getattr(options, key) not in table:
             raise ValueError(f"physics.{key}={getattr(options, key)!r}; choose one of {sorted(table)}")
+    for key, low in (("timestep", 0.0), ("impratio", 0.0), ("iterations", 0), ("ls_iterations", 0)):
+        if not getattr(options, key) > low:
+            raise ValueError(f"config key 'physics.{key}' = {getattr(options, key)!r}: must be > {low}")
     spec = mujoco.MjSpec.from_file(str(hand.xml_path))
     spec.modelname = f"{hand.name}_{obj.name}"
     if not options.contact_filter:

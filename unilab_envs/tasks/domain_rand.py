@@ -3,7 +3,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import require, require_range
 from .config import DomainRandConfig
+
+
+def validate(dr: DomainRandConfig) -> None:
+    """Reject randomisation settings that cannot be simulated, naming the key (``domain_rand.*``)."""
+    k = "domain_rand."
+    require_range(k + "mass_range", dr.mass_range, 0.0, strict=True)
+    require_range(k + "com_range", dr.com_range)
+    require_range(k + "friction_range", dr.friction_range, 0.0)
+    require_range(k + "kp_scale_range", dr.kp_scale_range, 0.0, strict=True)
+    require_range(k + "kv_scale_range", dr.kv_scale_range, 0.0)
+    require(len(dr.scale_list) > 0, k + "scale_list", dr.scale_list, "give at least one object scale, e.g. [1.0]")
+    require(min(dr.scale_list) > 0, k + "scale_list", dr.scale_list, "object scales must be > 0")
+    require(0 <= dr.scale_jitter < min(dr.scale_list), k + "scale_jitter", dr.scale_jitter,
+            "must be >= 0 and smaller than the smallest listed scale")
+    require(dr.joint_noise_scale >= 0, k + "joint_noise_scale", dr.joint_noise_scale, "must be >= 0")
+    require(dr.force_scale >= 0, k + "force_scale", dr.force_scale, "must be >= 0")
+    require(0 <= dr.force_prob <= 1, k + "force_prob", dr.force_prob, "a probability, in [0, 1]")
+    require(0 <= dr.force_decay <= 1, k + "force_decay", dr.force_decay, "a decay factor, in [0, 1]")
+    require(dr.force_decay_interval > 0, k + "force_decay_interval", dr.force_decay_interval, "must be > 0 s")
 
 
 def sample_params(cfg: DomainRandConfig, nominal: dict[str, np.ndarray], n: int,

@@ -18,7 +18,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ..backends import make_backend
-from ..config import apply_overrides, to_dict
+from ..config import apply_overrides, require, to_dict
 from ..hands import get_hand
 from ..objects import get_object
 from ..scene import build_scene
@@ -39,9 +39,13 @@ class InhandGraspEnv(VectorEnv):
         cfg = apply_overrides(config or GraspConfig(), overrides)
         if max_episode_steps is not None and "hold_steps" not in overrides:  # an explicit hold_steps wins
             cfg = dataclasses.replace(cfg, hold_steps=int(max_episode_steps) - cfg.settle_steps)
-        if cfg.settle_steps < 1 or cfg.hold_steps < 1 or cfg.scale <= 0:
-            raise ValueError(f"settle_steps={cfg.settle_steps} and hold_steps={cfg.hold_steps} must be >= 1, "
-                             f"scale={cfg.scale} > 0")
+        for key in ("settle_steps", "hold_steps", "control_substeps"):
+            require(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be >= 1")
+        for key in ("scale", "tip_distance_max", "action_scale"):
+            require(getattr(cfg, key) > 0, key, getattr(cfg, key), "must be > 0")
+        require(cfg.object_noise >= 0 and (cfg.pose_noise is None or cfg.pose_noise >= 0), "pose_noise/object_noise",
+                (cfg.pose_noise, cfg.object_noise), "noise half-widths must be >= 0")
+        require(cfg.min_tip_contacts >= 0, "min_tip_contacts", cfg.min_tip_contacts, "must be >= 0")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode={render_mode!r}; supported: {self.metadata['render_modes']}")
         self.cfg, self.num_envs, self.render_mode = cfg, num_envs, render_mode

@@ -15,12 +15,12 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ..backends import make_backend
-from ..config import apply_overrides
+from ..config import apply_overrides, require, require_range
 from ..hands import get_hand
 from ..objects import get_object
 from ..rotations import rotation_about_axis, skew
 from ..scene import build_scene
-from . import autoreset, rewards
+from . import autoreset, domain_rand, rewards
 from .config import InhandRotationConfig
 from .domain_rand import RandomPushes, sample_params
 from .observations import FrameHistory, normalize_joints, to_unit_range
@@ -37,13 +37,16 @@ def validate(cfg: InhandRotationConfig) -> None:
     """Reject settings that cannot work, naming the key and what would."""
     if cfg.obs_mode not in OBS_MODES:
         raise ValueError(f"obs_mode={cfg.obs_mode!r}; choose one of {OBS_MODES}")
-    for key in ("control_substeps", "episode_length", "obs_frames", "proprio_history"):
-        if getattr(cfg, key) < 1:
-            raise ValueError(f"{key}={getattr(cfg, key)} must be >= 1")
-    if not cfg.domain_rand.scale_list:
-        raise ValueError("domain_rand.scale_list is empty; give at least one object scale, e.g. [1.0]")
+    for key in ("control_substeps", "episode_length", "obs_frames", "proprio_history", "grasp_collection_target",
+                "render_width", "render_height"):
+        require(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be >= 1")
+    require(cfg.num_threads >= 0, "num_threads", cfg.num_threads, "must be >= 0 (0: all cores)")
+    for key in ("action_scale", "termination_height", "max_palm_distance"):
+        require(getattr(cfg, key) > 0, key, getattr(cfg, key), "must be > 0")
+    require_range("angvel_clip", cfg.angvel_clip)
     if np.linalg.norm(cfg.rotation_axis) < 1e-9:
         raise ValueError(f"rotation_axis={cfg.rotation_axis} has zero length")
+    domain_rand.validate(cfg.domain_rand)
 
 
 class InhandRotationEnv(VectorEnv):
