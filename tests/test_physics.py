@@ -115,3 +115,24 @@ def test_floor_is_scenery_not_a_collider(make_vec):
     assert m.geom_contype[floor] == 0 and m.geom_conaffinity[floor] == 0
     # an episode ends (object centre below termination_height) before even a large ball could reach it
     assert envs.cfg.termination_height - 0.04 * 1.6 > m.geom_pos[floor, 2]
+
+
+def test_gymnasium_record_video_writes_an_mp4_with_frames(cache_dir, tmp_path):
+    """The `render` extra installs what gym.wrappers.RecordVideo needs (moviepy)."""
+    import gymnasium as gym
+    import imageio.v3 as iio
+
+    env = gym.make("AllegroInhandRotation-v0", render_mode="rgb_array", render_width=160, render_height=120,
+                   episode_length=12)
+    env = gym.wrappers.RecordVideo(env, str(tmp_path / "videos"), episode_trigger=lambda ep: ep == 0,
+                                   disable_logger=True)
+    env.reset(seed=0)
+    done = False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(np.zeros(16, np.float32))
+        done = terminated or truncated
+    env.close()
+    (video,) = (tmp_path / "videos").glob("*.mp4")
+    frames = iio.imread(video)
+    assert frames.shape[0] >= 12 and frames.shape[1:3] == (120, 160)
+    assert frames.std() > 5  # not blank
