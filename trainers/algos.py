@@ -1,4 +1,5 @@
-"""The trainers behind ``--algo``: each module offers ``train(cfg, run_dir, resume) -> summary``,
+"""The trainers behind ``--algo``: each module offers ``validate(cfg)`` (before a run folder is made),
+``train(cfg, run_dir, resume) -> summary``,
 ``list_checkpoints(run_dir)``, ``checkpoint_iteration(path)`` and ``load_actor(run_dir, checkpoint)``."""
 from __future__ import annotations
 

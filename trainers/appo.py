@@ -29,14 +29,20 @@ def steps_per_iteration(cfg: DictConfig) -> int:
     return hp["batch_size"] * hp["num_batches_per_epoch"]
 
 
+def validate(cfg: DictConfig) -> dict:
+    """What this trainer cannot take, found before a run folder is made; returns the resolved hparams."""
+    config_mod.require_state_observations(cfg, "appo")
+    try:
+        return resolve_hparams(_hparams(cfg), cfg.training.num_envs)  # Sample Factory's names and types
+    except (KeyError, TypeError, ValueError) as e:
+        raise config_mod.ConfigError(f"algo.hparams: {e.args[0]}") from e
+
+
 def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     tr = cfg.training
     if resume and not list_checkpoints(run_dir):
         raise runs.RunNotFound(f"--resume: run {run_dir} has no checkpoint to resume from")
-    try:
-        hparams = resolve_hparams(_hparams(cfg), tr.num_envs)  # fail on a bad key before any process starts
-    except (KeyError, ValueError) as e:
-        raise config_mod.ConfigError(f"algo.hparams: {e.args[0]}") from e
+    hparams = validate(cfg)
     device = "cpu" if tr.device in ("cpu", "auto") and not torch.cuda.is_available() else tr.device
     summary = run_sample_factory(cfg.task.env_id, config_mod.env_kwargs(cfg), run_dir, num_envs=tr.num_envs,
                                  seed=tr.seed, max_iterations=tr.max_iterations, total_env_steps=None,

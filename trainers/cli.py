@@ -81,15 +81,19 @@ def saved_config(run_dir: Path, args: argparse.Namespace) -> DictConfig:
 
 
 def train(argv: list[str] | None = None) -> int:
+    """Train (or collect grasps); every config is validated before a run folder is made, and a run that
+    fails before its first checkpoint is marked failed, so ``--load-run -1`` never picks a dead run."""
     args = parse("train", argv)
     cfg = compose(args)
+    config_mod.validate_env(cfg)
     if cfg.task.kind == "grasp":
         from .grasp import collect
 
         run_dir = runs.new_run_dir(cfg)
         config_mod.save(cfg, run_dir / runs.CONFIG_FILE)
         t0 = time.time()
-        summary = collect(cfg) | {"wall_seconds": round(time.time() - t0, 1)}
+        summary = _marking_failures(run_dir, lambda: [], lambda: collect(cfg))
+        summary["wall_seconds"] = round(time.time() - t0, 1)
         runs.write_json(run_dir / runs.SUMMARY_FILE, summary)
         for c in summary["caches"]:
             print(f"grasp cache (scale {c['scale']:g}): {c['path']}")
@@ -98,12 +102,16 @@ def train(argv: list[str] | None = None) -> int:
     if args.resume:
         run_dir = runs.find_run(runs.experiment_dir(cfg), args.load_run)
         cfg = saved_config(run_dir, args)
+        config_mod.validate_env(cfg)
+        algo.validate(cfg)
         log.info("resuming %s", run_dir)
     else:
+        algo.validate(cfg)
         run_dir = runs.new_run_dir(cfg)
     config_mod.save(cfg, run_dir / runs.CONFIG_FILE)
     print(f"run folder: {run_dir}")
-    summary = algo.train(cfg, run_dir, resume=args.resume)
+    summary = _marking_failures(run_dir, lambda: algo.list_checkpoints(run_dir),
+                                lambda: algo.train(cfg, run_dir, resume=args.resume))
     if cfg.training.export:
         summary["export"] = export_run(algo, run_dir, summary["checkpoint"])
     if not cfg.training.no_play:
@@ -116,6 +124,18 @@ def train(argv: list[str] | None = None) -> int:
     print(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
           f"{summary.get('env_steps_per_second') or 0:.0f} steps/s; checkpoint {summary['checkpoint']}")
     return 0
+
+
+def _marking_failures(run_dir: Path, checkpoints, work):
+    """``work()``; if it raises before any checkpoint exists, mark the run failed (then re-raise). A run
+    stopped later keeps its checkpoints and stays resumable; Ctrl-C is not a failure."""
+    try:
+        return work()
+    except Exception as e:
+        if not checkpoints():
+            runs.mark_failed(run_dir, e)
+            log.error("run %s failed before its first checkpoint; marked %s", run_dir, runs.FAILED_FILE)
+        raise
 
 
 def env_factory(cfg: DictConfig):

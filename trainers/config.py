@@ -180,6 +180,25 @@ def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg.env, resolve=True)
 
 
+def require_state_observations(cfg: DictConfig, algo: str) -> None:
+    """The plain PPO/APPO trainers take the env's ``state`` observation (one vector)."""
+    if cfg.env.obs_mode != "state":
+        raise ConfigError(f"--algo {algo} (no --profile) trains on env.obs_mode=state, a single vector; "
+                          f"env.obs_mode={cfg.env.obs_mode} (a Dict with privileged facts) is for a HORA teacher or "
+                          f"student, whose --profile hora is not configured yet: set env.obs_mode=state")
+
+
+def validate_env(cfg: DictConfig) -> None:
+    """Check the ``env`` section as the env will (types, ranges, counts) without building the env."""
+    from unilab_envs.config import apply_overrides as apply_env
+    from unilab_envs.tasks.inhand_rotation import validate
+
+    try:
+        validate(apply_env(InhandRotationConfig(), env_kwargs(cfg)))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"env: {e.args[0] if e.args else e}") from e
+
+
 def make_env(cfg: DictConfig, num_envs: int, **extra):
     """``gymnasium.make_vec`` of the config's task with its ``env`` section (``extra`` on top), resetting
     finished envs in the same step (``SAME_STEP``), as SB3's ``VecEnv`` contract and our rollouts expect."""

@@ -109,14 +109,23 @@ class RunCallback(BaseCallback):
         self.progress.close()
 
 
+def validate(cfg: DictConfig) -> None:
+    """What this trainer cannot take, found before a run folder is made."""
+    algo, tr = cfg.algo, cfg.training
+    config_mod.require_state_observations(cfg, "ppo")
+    steps_per_iter = algo.n_steps * tr.num_envs
+    if algo.batch_size > steps_per_iter:
+        raise config_mod.ConfigError(
+            f"algo.batch_size={algo.batch_size} exceeds one rollout ({algo.n_steps} x {tr.num_envs} envs = "
+            f"{steps_per_iter} steps); lower it or raise algo.n_steps / training.num_envs")
+
+
 def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     algo, tr = cfg.algo, cfg.training
+    validate(cfg)
     device = resolve_device(tr.device)
     venv = SB3VecEnv(config_mod.make_env(cfg, tr.num_envs))
     steps_per_iter = algo.n_steps * tr.num_envs
-    if algo.batch_size > steps_per_iter:
-        raise ValueError(f"algo.batch_size={algo.batch_size} exceeds one rollout ({algo.n_steps} x {tr.num_envs} "
-                         f"envs = {steps_per_iter} steps); lower it or raise algo.n_steps / training.num_envs")
     if resume:
         found = list_checkpoints(run_dir)
         if not found:

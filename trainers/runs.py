@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
+FAILED_FILE = "failed.json"   # a run that stopped before its first checkpoint: skipped by --load-run -1
 
 
 class RunNotFound(FileNotFoundError):
@@ -80,10 +81,19 @@ def new_run_dir(cfg: DictConfig, now: datetime | None = None) -> Path:
 
 
 def list_runs(exp_dir: Path) -> list[Path]:
-    """Run folders of an experiment, oldest first (names start with their time stamp)."""
+    """Run folders of an experiment, oldest first (names start with their time stamp); runs marked failed
+    (``failed.json``: they stopped before their first checkpoint) are left out."""
     if not exp_dir.is_dir():
         return []
-    return sorted(p for p in exp_dir.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file())
+    return sorted(p for p in exp_dir.iterdir()
+                  if p.is_dir() and (p / CONFIG_FILE).is_file() and not (p / FAILED_FILE).exists())
+
+
+def mark_failed(run_dir: Path, error: BaseException) -> Path:
+    """Record why a run stopped before its first checkpoint; ``--load-run -1`` and ``--resume`` skip it."""
+    path = run_dir / FAILED_FILE
+    write_json(path, {"error": f"{type(error).__name__}: {error}"})
+    return path
 
 
 def find_run(exp_dir: Path, load_run: str | int) -> Path:
