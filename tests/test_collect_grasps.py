@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import shutil
 import stat
+import subprocess
+import sys
 
 import gymnasium as gym
 import numpy as np
@@ -135,3 +137,51 @@ def test_cache_of_another_model_is_refused(cache_dir):
 def test_every_listed_scale_needs_its_cache(cache_dir):
     with pytest.raises(GraspCacheMissing, match="--scale 0.9"):
         gym.make_vec("AllegroInhandRotation-v0", num_envs=2, domain_rand={"scale_list": [1.0, 0.9]})
+
+
+def test_a_killed_collection_resumes_where_it_stopped(tmp_path, cache_dir):
+    """SIGKILL a collecting process after it wrote progress chunks; the same command then finishes the job,
+    keeping what was found, and writes a cache of exactly the format of an uninterrupted one."""
+    import os
+    import signal
+    import time
+
+    prefix = tmp_path / "killed"
+    target, partial = tmp_path / "killed_1.0.npy", tmp_path / "killed_1.0.npy.partial"
+    argv = ["--num-grasps", "1200", "--num-envs", "64", "--chunk-grasps", "100", "--out", str(prefix)]
+    child = subprocess.Popen([sys.executable, "-m", "unilab_envs.collect_grasps", *argv],
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(partial.glob("chunk_*.npy"))) < 2:
+        assert child.poll() is None, "the collection ended before it could be killed"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)  # no chance to clean up
+    child.wait()
+    assert child.returncode == -signal.SIGKILL and not target.exists()
+    progress = json.loads((partial / "progress.json").read_text())
+    kept_before = np.concatenate([np.load(partial / c) for c in progress["chunks"]])
+    assert 200 <= len(kept_before) < 1200
+
+    assert main(argv) == 0  # the same command, run again
+    grasps = np.load(target)
+    assert grasps.shape == (1200, 23) and grasps.dtype == np.float32
+    np.testing.assert_array_equal(grasps[:len(kept_before)], kept_before)  # nothing found before is lost
+    assert len(np.unique(grasps, axis=0)) == 1200  # the resumed part drew new candidates
+    meta, fresh = (json.loads(p.with_suffix(".json").read_text()) for p in (target, cache_dir / CACHE))
+    assert set(meta) == set(fresh) and set(meta["extra"]) == set(fresh["extra"])  # the same format
+    assert meta["extra"]["resumed"] == 1 and meta["extra"]["attempts"] > progress["attempts"]
+    assert not partial.exists()
+    key = cache_key(build_scene(ALLEGRO, OBJECTS["ball"]), 1.0)
+    assert len(load_grasps(target, key)) == 1200  # validates: hash, columns, checksum
+
+
+def test_no_resume_starts_anew_and_another_collection_never_takes_up_the_chunks(tmp_path):
+    from unilab_envs.grasp_cache.partial import PartialCollection
+
+    target = tmp_path / "x_1.0.npy"
+    old = PartialCollection(target, {"seed": 0, "other": "collection"})
+    old.add(np.zeros((5, 23), np.float32), attempts=50)
+    collect_grasps(target, num_grasps=8, num_envs=32, progress=False)  # another fingerprint: not taken up
+    meta = json.loads(target.with_suffix(".json").read_text())
+    assert meta["extra"]["resumed"] == 0 and not (tmp_path / "x_1.0.npy.partial").exists()

@@ -14,6 +14,7 @@ from gymnasium.vector import AutoresetMode
 from tqdm.auto import tqdm
 
 from .grasp_cache import cache_filename, default_cache_dir, format_scale, save_grasps
+from .grasp_cache.partial import PartialCollection
 from .hands import get_hand
 from .objects import OBJECTS
 from .scene import PhysicsOptions
@@ -27,25 +28,36 @@ log = logging.getLogger(__name__)
 def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str = "ball", scale: float = 1.0,
                    num_grasps: int = 5000, num_envs: int = 256, seed: int = 0, sim: str = "mujoco",
                    physics: PhysicsOptions | None = None, num_threads: int = 0, max_attempts: int | None = None,
-                   progress: bool = True, **overrides) -> Path:
+                   progress: bool = True, resume: bool = True, chunk_grasps: int = 500, **overrides) -> Path:
     """Collect ``num_grasps`` stable grasps and write them atomically to ``path`` (+ JSON metadata).
 
-    Raises ``RuntimeError`` if fewer than ``num_grasps`` pass within ``max_attempts`` tries
-    (default: 50 per wanted grasp, at least 10 rounds of the batch), so a broken model cannot loop forever.
+    Progress is kept in atomic chunks of ``chunk_grasps`` in ``<path>.partial/``: an interrupted
+    collection of the same thing continues from them (``resume``; ``False`` starts anew), drawing new
+    candidates, and the final file is the same format as an uninterrupted one. Raises ``RuntimeError``
+    if fewer than ``num_grasps`` pass within ``max_attempts`` tries (default: 50 per wanted grasp, at least
+    10 rounds of the batch), so a broken model cannot loop forever.
     """
-    if num_grasps < 1:
-        raise ValueError(f"num_grasps={num_grasps} must be >= 1")
+    if num_grasps < 1 or chunk_grasps < 1:
+        raise ValueError(f"num_grasps={num_grasps} and chunk_grasps={chunk_grasps} must be >= 1")
     cfg = GraspConfig(hand=hand, object_type=object_type, scale=scale, sim=sim,
                       physics=physics or PhysicsOptions(), num_threads=num_threads)
     # SAME_STEP: a finished candidate's env starts the next one at once (no step spent on the reset)
     env = InhandGraspEnv(num_envs=num_envs, config=cfg, autoreset_mode=AutoresetMode.SAME_STEP, **overrides)
     max_attempts = max_attempts or max(50 * num_grasps, 10 * num_envs)  # early drops end before any success
-    found, kept_total, attempts = [], 0, 0
+    key = cache_key(env.layout, scale)
+    partial = PartialCollection(path, {"hand": hand, "object_type": object_type, "scale": float(scale),
+                                       "model_hash": key.model_hash, "criteria": env.criteria(), "seed": seed})
+    if not (resume and partial.load()):
+        partial.discard()
+    new, attempts = [], partial.attempts
+    kept_total = partial.count
     try:
-        env.reset(seed=seed)
+        # a resumed collection draws candidates the interrupted one never did
+        env.reset(seed=seed if partial.resumes == 0 else int(np.random.SeedSequence([seed, partial.resumes])
+                                                              .generate_state(1)[0]))
         zeros = np.zeros(env.action_space.shape, np.float32)
-        with tqdm(total=num_grasps, desc=f"grasps {hand}/{object_type} scale {format_scale(scale)}",
-                  unit="grasp", mininterval=1.0, disable=not progress) as bar:
+        with tqdm(total=num_grasps, initial=min(kept_total, num_grasps), unit="grasp", mininterval=1.0,
+                  desc=f"grasps {hand}/{object_type} scale {format_scale(scale)}", disable=not progress) as bar:
             while kept_total < num_grasps:
                 _, _, _, _, info = env.step(zeros)
                 if "final_info" not in info:
@@ -53,8 +65,11 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
                 ended, fin = info["_final_info"], info["final_info"]
                 attempts += int(ended.sum())
                 kept = fin["grasp"][ended & fin["is_success"]]
-                found.append(kept)
+                new.append(kept)
                 kept_total += len(kept)
+                if sum(len(k) for k in new) >= chunk_grasps and kept_total < num_grasps:
+                    partial.add(np.concatenate(new), attempts)
+                    new = []
                 bar.update(min(len(kept), bar.total - bar.n))
                 bar.set_postfix(yield_=f"{kept_total / max(attempts, 1):.0%}", refresh=False)
                 if kept_total < num_grasps and attempts >= max_attempts:
@@ -62,10 +77,11 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
                         f"only {kept_total} of {num_grasps} grasps passed in {attempts} attempts "
                         f"for hand={hand} object={object_type} scale={scale}; the object may not fit the hand "
                         f"at this scale (criteria: {env.criteria()})")
-        grasps = np.concatenate(found)[:num_grasps]
-        key = cache_key(env.layout, scale)
+        grasps = np.concatenate(partial.chunks + new)[:num_grasps]
         out = save_grasps(path, grasps, key, criteria=env.criteria(),
-                          extra={"attempts": attempts, "seed": seed, "yield": num_grasps / max(attempts, 1)})
+                          extra={"attempts": attempts, "seed": seed, "resumed": partial.resumes,
+                                 "yield": num_grasps / max(attempts, 1)})
+        partial.discard()
     finally:
         env.close()
     log.info("wrote %d grasps to %s (yield %.0f%%)", num_grasps, out, 100 * num_grasps / max(attempts, 1))
@@ -95,13 +111,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sim", default="mujoco")
     parser.add_argument("--out", type=Path, default=None,
                         help="output prefix (file: <prefix>_<scale>.npy); default: the local cache folder")
+    parser.add_argument("--no-resume", dest="resume", action="store_false",
+                        help="start anew instead of continuing an interrupted collection (its <file>.partial/ chunks)")
+    parser.add_argument("--chunk-grasps", type=int, default=500, help="grasps per progress chunk written to disk")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     get_hand(args.hand)  # an unknown hand fails here, before any model is built
     prefix = args.out if args.out is not None else default_prefix(args.hand, args.object_type)
     for scale in args.scale:
         path = collect_grasps(output_path(prefix, scale), hand=args.hand, object_type=args.object_type, scale=scale,
-                              num_grasps=args.num_grasps, num_envs=args.num_envs, seed=args.seed, sim=args.sim)
+                              num_grasps=args.num_grasps, num_envs=args.num_envs, seed=args.seed, sim=args.sim,
+                              resume=args.resume, chunk_grasps=args.chunk_grasps)
         print(path)
     return 0
 

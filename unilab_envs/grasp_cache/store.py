@@ -150,6 +150,15 @@ def _atomic_tmp(directory: Path, name: str, write) -> Path:
     return Path(tmp)
 
 
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Write ``path`` via ``write(fileobj)`` atomically: fsynced temp file, rename, fsynced folder."""
+    path = Path(path)
+    tmp = _atomic_tmp(path.parent, path.name, write)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    return path
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
