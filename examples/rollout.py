@@ -44,7 +44,8 @@ def main() -> None:
         _, _, _, _, info = envs.step(action)
         if "final_info" in info:
             done = info["_final_info"]
-            episodes.append({k: v[done] for k, v in info["final_info"].items() if not k.startswith("_")})
+            episodes.append({k: v[done] for k, v in info["final_info"].items()
+                             if not k.startswith("_") and not isinstance(v, dict)})
         if args.video:
             frames.append(envs.render())
     envs.close()

@@ -164,10 +164,3 @@ def test_playback_video_unless_no_play(tmp_path, cache_dir):
     assert len(frames) == 11 and frames[0].shape == (48, 64, 3)  # 0.5 s at 20 Hz, plus the first frame
     assert json.loads((run / "summary.json").read_text())["video"].endswith("play.mp4")
 
-
-def test_sb3_adapter_names_the_autoreset_mode_it_needs(make_vec):
-    from trainers.sb3_vec_env import SB3VecEnv
-
-    with pytest.raises(ValueError, match="autoreset_mode='same_step'"):
-        SB3VecEnv(make_vec(num_envs=2))  # NEXT_STEP, Gymnasium's default
-    assert SB3VecEnv(make_vec(num_envs=2, autoreset_mode="same_step")).num_envs == 2

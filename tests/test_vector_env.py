@@ -156,7 +156,7 @@ def test_final_info_reward_terms_add_up_to_the_return(make_vec):
         if "final_info" not in info:
             continue
         m = info["_final_info"]
-        fin = {k: v[m] for k, v in info["final_info"].items() if not k.startswith("_")}
+        fin = {k: v[m] for k, v in info["final_info"].items() if not k.startswith("_") and not isinstance(v, dict)}
         ended += int(m.sum())
         terms = sum(fin[f"reward_{t}"] for t in TERMS)
         np.testing.assert_allclose(terms, fin["episode_return"], rtol=1e-5, atol=1e-6)

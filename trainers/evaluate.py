@@ -50,7 +50,7 @@ def run_episodes(env: gym.vector.VectorEnv, policy: Callable[[np.ndarray], np.nd
             keep = info["_final_info"] & (done_count < per_env)
             done_count += info["_final_info"]
             for key, value in info["final_info"].items():
-                if not key.startswith("_"):
+                if not key.startswith("_") and not isinstance(value, dict):  # "episode" repeats return/length
                     collected.setdefault(key, []).append(np.asarray(value)[keep])
             bar.update(int(keep.sum()))
     return {k: np.concatenate(v) for k, v in collected.items()}

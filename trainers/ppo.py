@@ -16,11 +16,12 @@ from omegaconf import DictConfig
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
 
+from unilab_envs.wrappers.sb3 import SB3VecEnv
+
 from . import config as config_mod
 from . import runs
 from .ppo_model import AdaptivePPO, PPOActor, policy_kwargs
 from .progress import TrainProgress
-from .sb3_vec_env import SB3VecEnv
 
 CHECKPOINT_DIR = "checkpoints"
 _CKPT = re.compile(r"model_(\d+)\.zip$")

@@ -38,6 +38,7 @@ class SingleEnv(gym.Env):
         obs, reward, terminated, truncated, info = self.vector_env.step(action[None])
         if terminated[0] or truncated[0]:  # report the finished episode's last observation and statistics
             final = _first(info["final_info"])
+            final.pop("episode", None)  # a one-env loop gets it from Gymnasium's RecordEpisodeStatistics
             obs = info["final_obs"][0] if "final_obs" in info else _first(obs)
             info = _first({k: v for k, v in info.items() if k not in ("final_obs", "final_info")}) | final
         else:

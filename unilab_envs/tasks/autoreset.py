@@ -8,7 +8,8 @@
   finished env is reset within the same step; its final observation is in ``info["final_obs"]``.
 
 In both modes ``info["final_info"]`` (mask ``info["_final_info"]``) holds the statistics of the
-episodes that ended in that step.
+episodes that ended in that step, with Gymnasium's ``episode`` entry (``r``, ``l``, ``t``) among them,
+as its ``RecordEpisodeStatistics`` writes it (what CleanRL-style loops read).
 """
 from __future__ import annotations
 
@@ -29,10 +30,18 @@ def resolve_mode(mode) -> AutoresetMode:
     return mode
 
 
-def _masked(ids: np.ndarray, num_envs: int, stats: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+def _masked(ids: np.ndarray, num_envs: int, stats: dict) -> tuple[np.ndarray, dict]:
+    """Each statistic (an array, or a dict of arrays such as ``episode``) with the other envs' entries zeroed,
+    and a ``_``-prefixed mask beside it, as Gymnasium lays out vector infos."""
     mask = np.zeros(num_envs, bool)
     mask[ids] = True
-    info = {k: np.where(mask.reshape(-1, *[1] * (np.ndim(v) - 1)), v, np.zeros_like(v)) for k, v in stats.items()}
+
+    def zeroed(v):
+        if isinstance(v, dict):
+            return {k: zeroed(x) for k, x in v.items()}
+        return np.where(mask.reshape(-1, *[1] * (np.ndim(v) - 1)), v, np.zeros_like(v))
+
+    info = {k: zeroed(v) for k, v in stats.items()}
     info.update({f"_{k}": mask for k in stats})
     return mask, info
 

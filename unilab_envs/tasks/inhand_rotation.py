@@ -8,6 +8,7 @@ Gymnasium's ``autoreset_mode`` says (``NEXT_STEP`` by default, or ``SAME_STEP``;
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 from gymnasium import error, spaces
@@ -99,6 +100,7 @@ class InhandRotationEnv(VectorEnv):
         # Per-episode sums of physical quantities (speed m/s, torque N m, power W) and of each reward term.
         self.ep_sums = {k: np.zeros(n) for k in (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))}
         self._prev_quat = np.zeros((n, 4))
+        self._ep_wall_start = np.zeros(n)
         self._pending = np.zeros(n, bool)  # NEXT_STEP: envs that ended in the last step, reset in the next
         self._was_reset = False
 
@@ -163,6 +165,7 @@ class InhandRotationEnv(VectorEnv):
         self.progress[ids] = 0
         self.limit[ids] = self.cfg.episode_length
         self.ep_angle[ids] = 0.0
+        self._ep_wall_start[ids] = time.perf_counter()
         for acc in self.ep_sums.values():
             acc[ids] = 0.0
         self._prev_quat[ids] = obj_quat
@@ -266,6 +269,9 @@ class InhandRotationEnv(VectorEnv):
         stats.update({k: self.ep_sums[k] / steps for k in EPISODE_MEANS})
         stats["work"] = self.ep_sums["power"] * self.control_dt
         stats.update({k: v.copy() for k, v in self.ep_sums.items() if k.startswith("reward_")})
+        # Gymnasium's RecordEpisodeStatistics layout: return, length, wall-clock seconds
+        stats["episode"] = {"r": stats["episode_return"], "l": stats["episode_length"],
+                            "t": np.round(time.perf_counter() - self._ep_wall_start, 6)}
         return stats
 
     # --- rendering and lifetime -----------------------------------------------------------

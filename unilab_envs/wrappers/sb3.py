@@ -1,5 +1,11 @@
 """A native Gymnasium vector env seen as a Stable-Baselines3 ``VecEnv``.
 
+    envs = gym.make_vec("AllegroInhandRotation-v0", num_envs=64, autoreset_mode="same_step")
+    model = stable_baselines3.PPO("MlpPolicy", SB3VecEnv(envs))
+
+SB3 takes a ``gymnasium.Env`` or its own ``VecEnv``; a Gymnasium ``VectorEnv`` handed to it directly
+fails with SB3's "not a Gymnasium environment" error: wrap it with this adapter.
+
 SB3's conventions: ``reset()`` returns only observations, ``step`` returns ``dones = terminated | truncated``,
 and each finished env's info carries ``terminal_observation`` (its last observation; the returned one is
 already the next episode's first), ``TimeLimit.truncated`` (so PPO bootstraps the value of truncated
@@ -15,16 +21,17 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
+from .common import require_same_step_vector_env
+
 
 class SB3VecEnv(VecEnv):
+    """SB3's ``VecEnv`` over a native vector env made with ``autoreset_mode="same_step"`` (Box observations)."""
+
     def __init__(self, env: gym.vector.VectorEnv):
+        require_same_step_vector_env(env, "SB3VecEnv", "SB3")
         if not isinstance(env.single_observation_space, gym.spaces.Box):
             raise TypeError(f"the SB3 adapter takes Box observations; this env has {env.single_observation_space} "
                             f"(use env.obs_mode=state)")
-        mode = env.metadata.get("autoreset_mode")
-        if mode != gym.vector.AutoresetMode.SAME_STEP:
-            raise ValueError(f"SB3 resets finished envs within the step (AutoresetMode.SAME_STEP); this env resets in "
-                             f"mode {mode}. Make it with gym.make_vec(..., autoreset_mode='same_step')")
         self.env = env  # before super().__init__, which reads render_mode through get_attr
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
         self._actions: np.ndarray | None = None

@@ -1,0 +1,14 @@
+"""What every adapter checks first: a native vector env that resets finished envs within the step."""
+from __future__ import annotations
+
+import gymnasium as gym
+
+
+def require_same_step_vector_env(env, adapter: str, library: str) -> None:
+    """Raise a clear error unless ``env`` is a Gymnasium ``VectorEnv`` with ``AutoresetMode.SAME_STEP``."""
+    if not isinstance(env, gym.vector.VectorEnv):
+        raise TypeError(f"{adapter} wraps a gymnasium.vector.VectorEnv (gym.make_vec(...)); got {type(env).__name__}")
+    mode = env.metadata.get("autoreset_mode")
+    if mode != gym.vector.AutoresetMode.SAME_STEP:
+        raise ValueError(f"{library} expects finished envs to be reset within the step (AutoresetMode.SAME_STEP); "
+                         f"this env resets in mode {mode}. Make it with gym.make_vec(..., autoreset_mode='same_step')")

@@ -1,0 +1,73 @@
+"""A native Gymnasium vector env seen as an rsl_rl ``VecEnv`` (``rsl-rl-lib`` 5.x).
+
+    envs = gym.make_vec("AllegroInhandRotation-v0", num_envs=64, autoreset_mode="same_step")
+    runner = rsl_rl.runners.OnPolicyRunner(RslRlVecEnv(envs), train_cfg, log_dir="logs/rsl_rl")
+    runner.learn(num_learning_iterations=100)
+
+rsl_rl's contract (``rsl_rl/env/vec_env.py``): ``get_observations()`` and ``step(actions)`` return a
+``TensorDict`` of observation groups; ``step`` also returns rewards, ``dones`` and ``extras`` with
+``time_outs`` (truncations, so PPO bootstraps them) and ``log`` (scalars for its logger). Finished envs
+must already be reset when ``step`` returns, so the env must use ``AutoresetMode.SAME_STEP``.
+
+Observation groups: ``policy`` (the ``state`` observation) for ``obs_mode="state"``; for the Dict modes
+every key is a group (``state``, ``privileged_state``, ``proprio_history`` flattened), so an
+asymmetric actor-critic is a matter of ``obs_groups={"actor": ["state"], "critic": ["state",
+"privileged_state"]}``. ``extras["log"]`` carries the finished episodes' means of the env's
+``final_info`` statistics (``/episode/rotation_speed`` in rad/s, ``/episode/episode_seconds``, ...).
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+from rsl_rl.env import VecEnv
+from tensordict import TensorDict
+
+from .common import require_same_step_vector_env
+
+
+class RslRlVecEnv(VecEnv):
+    """rsl_rl's ``VecEnv`` over a native vector env made with ``autoreset_mode="same_step"``."""
+
+    def __init__(self, env: gym.vector.VectorEnv, device: str | torch.device = "cpu", seed: int | None = None):
+        require_same_step_vector_env(env, "RslRlVecEnv", "rsl_rl")
+        if not isinstance(env.single_action_space, gym.spaces.Box):
+            raise TypeError(f"rsl_rl's PPO takes continuous (Box) actions; this env has {env.single_action_space}")
+        self.env = env
+        self.num_envs = env.num_envs
+        self.num_actions = int(np.prod(env.single_action_space.shape))
+        cfg = getattr(env, "cfg", None)
+        self.max_episode_length = int(getattr(cfg, "episode_length", 0) or (env.spec.max_episode_steps if env.spec
+                                                                               else 0))
+        self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=device)
+        self.device = torch.device(device)
+        self.cfg = cfg if cfg is not None else {}
+        obs, _ = env.reset(seed=seed)
+        self._obs = self._tensordict(obs)
+
+    def _tensordict(self, obs) -> TensorDict:
+        groups = {"policy": obs} if not isinstance(obs, dict) else obs
+        return TensorDict({k: torch.as_tensor(np.asarray(v, np.float32).reshape(self.num_envs, -1),
+                                              device=self.device) for k, v in groups.items()},
+                          batch_size=[self.num_envs], device=self.device)
+
+    def get_observations(self) -> TensorDict:
+        return self._obs
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        obs, reward, terminated, truncated, info = self.env.step(actions.detach().cpu().numpy())
+        dones = terminated | truncated
+        self.episode_length_buf += 1
+        self.episode_length_buf[torch.as_tensor(dones, device=self.device)] = 0
+        self._obs = self._tensordict(obs)
+        extras = {"time_outs": torch.as_tensor(truncated, device=self.device), "log": {}}
+        if "final_info" in info:  # the finished episodes' physical statistics, averaged
+            ended = info["_final_info"]
+            for key, value in info["final_info"].items():
+                if not key.startswith("_") and np.issubdtype(np.asarray(value).dtype, np.number):
+                    extras["log"][f"/episode/{key}"] = float(np.asarray(value, float)[ended].mean())
+        return (self._obs, torch.as_tensor(reward, dtype=torch.float32, device=self.device),
+                torch.as_tensor(dones, dtype=torch.long, device=self.device), extras)
+
+    def close(self) -> None:
+        self.env.close()
