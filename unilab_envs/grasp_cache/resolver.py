@@ -101,6 +101,20 @@ def _download_from_hub(repo_id: str, key: CacheKey, cache_dir: Path, timeout: fl
     return Path(hf_hub_download(repo_id, filename=key.filename, **common))
 
 
+def _from_folder(source: str, path: Path, key: CacheKey, tried: list[str], log: logging.Logger) -> ResolvedCache | None:
+    """The valid cache at ``path``, or None with the reason appended to ``tried`` (a stale or corrupt file
+    is reported and skipped, never deleted)."""
+    if not path.is_file():
+        tried.append(f"{source}: {path}: not found")
+        return None
+    try:
+        return ResolvedCache(path, source, load_grasps(path, key))
+    except (GraspCacheStale, GraspCacheCorrupt) as e:
+        log.warning("ignoring %s grasp cache %s: %s", source, path, e)
+        tried.append(f"{source}: {path}: {type(e).__name__}: {e}")
+        return None
+
+
 def resolve_grasp_cache(
     key: CacheKey,
     *,
@@ -150,27 +164,12 @@ def resolve_grasp_cache(
     local = cache_dir / key.filename
     tried: list[str] = []
 
-    # (b) local cache directory
-    if local.is_file():
-        try:
-            return ResolvedCache(local, "local", load_grasps(local, key))
-        except (GraspCacheStale, GraspCacheCorrupt) as e:
-            log.warning("ignoring grasp cache %s: %s", local, e)
-            tried.append(f"local: {local}: {type(e).__name__}: {e}")
-    else:
-        tried.append(f"local: {local}: not found")
-
-    # (b2) the caches shipped inside the package
-    if shipped_dir is not None:
-        shipped = Path(shipped_dir) / key.filename
-        if shipped.is_file():
-            try:
-                return ResolvedCache(shipped, "shipped", load_grasps(shipped, key))
-            except (GraspCacheStale, GraspCacheCorrupt) as e:
-                log.warning("ignoring shipped grasp cache %s: %s", shipped, e)
-                tried.append(f"shipped: {shipped}: {type(e).__name__}: {e}")
-        else:
-            tried.append(f"shipped: none for {key.filename}")
+    # (b) the local cache folder (a user's own cache wins), then (b2) the caches shipped in the package
+    folders = [("local", cache_dir)] + ([("shipped", Path(shipped_dir))] if shipped_dir is not None else [])
+    for source, folder in folders:
+        found = _from_folder(source, folder / key.filename, key, tried, log)
+        if found is not None:
+            return found
 
     # (c) Hugging Face Hub
     repo_id = os.environ.get(HUB_REPO_ENV, DEFAULT_HUB_REPO_ID) if hub_repo_id is _FROM_ENV else hub_repo_id
