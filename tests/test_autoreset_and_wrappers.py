@@ -128,3 +128,25 @@ def test_step_before_reset_is_a_clear_error(make_vec):
     with pytest.raises(gym.error.ResetNeeded):
         grasp.step(np.zeros((2, 16)))
     grasp.close()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_grasp_env_autoreset_modes(cache_dir, mode):
+    """Every ended candidate (a drop, or the end of settle + hold): NEXT_STEP restarts it in the next step
+    with reward 0, SAME_STEP at once with its final observation in the info."""
+    envs = gym.make_vec("AllegroInhandGrasp-v0", num_envs=8, autoreset_mode=mode, settle_steps=2, hold_steps=3)
+    envs.reset(seed=0)
+    done_before = np.zeros(8, bool)
+    ended = 0
+    for _ in range(16):
+        _, reward, terminated, truncated, info = envs.step(np.zeros((8, 16)))
+        done = terminated | truncated
+        if mode == AutoresetMode.NEXT_STEP:
+            assert not done[done_before].any() and (reward[done_before] == 0).all()
+        if done.any():
+            np.testing.assert_array_equal(info["_final_info"], done)
+            assert ("final_obs" in info) == (mode == AutoresetMode.SAME_STEP)
+        ended += int(done.sum())
+        done_before = done
+    assert ended >= 8  # every candidate ended at least once (5 steps each)
+    envs.close()

@@ -13,7 +13,10 @@ as its ``RecordEpisodeStatistics`` writes it (what CleanRL-style loops read).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
+from gymnasium import error
 from gymnasium.vector import AutoresetMode
 
 MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
@@ -62,3 +65,44 @@ def final_info(ids: np.ndarray, num_envs: int, obs, stats: dict[str, np.ndarray]
     else:
         final_obs[ids] = list(obs[ids])
     return out | {"final_obs": final_obs, "_final_obs": out["_final_info"]}
+
+
+class Autoreset:
+    """A batched env's autoreset bookkeeping: its mode, and which envs restart in the next step."""
+
+    def __init__(self, mode, num_envs: int):
+        self.mode = resolve_mode(mode)
+        self.num_envs = num_envs
+        self.pending = np.zeros(num_envs, bool)  # NEXT_STEP: ended in the last step, restart in this one
+        self.started = False
+
+    def on_reset(self, ids: np.ndarray) -> None:
+        self.pending[ids] = False
+        self.started = True
+
+    def require_started(self) -> None:
+        if not self.started:
+            raise error.ResetNeeded("Cannot call step() before reset(): call envs.reset(seed=...) first")
+
+    def restart_pending(self, reset_envs: Callable[[np.ndarray], None], *outputs: np.ndarray) -> None:
+        """NEXT_STEP: the envs that ended in the last step were stepped along with the batch (one call);
+        zero their entries of this step's ``outputs`` (reward, flags, terms) and start their next episode."""
+        if self.pending.any():
+            ids = np.flatnonzero(self.pending)
+            for value in outputs:
+                value[ids] = 0
+            reset_envs(ids)
+            self.pending[ids] = False
+
+    def finish(self, done: np.ndarray, obs, stats: Callable[[], dict], reset_envs: Callable[[np.ndarray], None],
+               observe: Callable[[], object]) -> tuple[object, dict]:
+        """The step's observation and the info entries of the envs whose episodes ended (``done``)."""
+        if not done.any():
+            return obs, {}
+        ids = np.flatnonzero(done)
+        if self.mode == AutoresetMode.SAME_STEP:
+            info = final_info(ids, self.num_envs, obs, stats())
+            reset_envs(ids)
+            return observe(), info
+        self.pending[ids] = True
+        return obs, episode_info(ids, self.num_envs, stats())

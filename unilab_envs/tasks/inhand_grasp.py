@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from gymnasium import error, spaces
+from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -34,8 +34,8 @@ class InhandGraspEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, render_mode: str | None = None,
                  config: GraspConfig | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **overrides):
-        self.autoreset_mode = autoreset.resolve_mode(autoreset_mode)
-        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
+        self.autoreset = autoreset.Autoreset(autoreset_mode, num_envs)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset.mode}
         cfg = apply_overrides(config or GraspConfig(), overrides)
         if max_episode_steps is not None and "hold_steps" not in overrides:  # an explicit hold_steps wins
             cfg = dataclasses.replace(cfg, hold_steps=int(max_episode_steps) - cfg.settle_steps)
@@ -63,8 +63,6 @@ class InhandGraspEnv(VectorEnv):
         self.targets = np.zeros((num_envs, nj))
         self.progress = np.zeros(num_envs, np.int64)
         self.candidate = np.zeros((num_envs, nj + 7), np.float32)
-        self._pending = np.zeros(num_envs, bool)  # NEXT_STEP: ended in the last step, restart in the next
-        self._was_reset = False
 
     def criteria(self) -> dict:
         """What a kept grasp satisfied (stored in the cache's metadata)."""
@@ -80,9 +78,9 @@ class InhandGraspEnv(VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self._reset_envs(np.arange(self.num_envs))
-        self._pending[:] = False
-        self._was_reset = True
+        ids = np.arange(self.num_envs)
+        self._reset_envs(ids)
+        self.autoreset.on_reset(ids)
         return self._observe(), {}
 
     def _reset_envs(self, ids: np.ndarray) -> None:
@@ -96,8 +94,7 @@ class InhandGraspEnv(VectorEnv):
         self.progress[ids] = 0
 
     def step(self, actions):
-        if not self._was_reset:
-            raise error.ResetNeeded("Cannot call step() before reset(): call envs.reset(seed=...) first")
+        self.autoreset.require_started()
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions have shape {actions.shape}; expected {self.action_space.shape}")
@@ -121,23 +118,11 @@ class InhandGraspEnv(VectorEnv):
         truncated = (self.progress >= cfg.settle_steps + cfg.hold_steps) & ~terminated
         success = truncated & (tip_dist < cfg.tip_distance_max) & (contacts >= cfg.min_tip_contacts)
         info = {"tip_contacts": contacts, "max_tip_distance": tip_dist}
-        if self._pending.any():  # NEXT_STEP: stepped along with the batch, now they start anew
-            ids = np.flatnonzero(self._pending)
-            terminated[ids] = truncated[ids] = success[ids] = False
-            self._reset_envs(ids)
-            self._pending[ids] = False
-        obs = self._observe()
-        done = terminated | truncated
-        if done.any():
-            ids = np.flatnonzero(done)
-            stats = {"is_success": success, "grasp": self.candidate.copy()}
-            if self.autoreset_mode == AutoresetMode.SAME_STEP:
-                info.update(autoreset.final_info(ids, self.num_envs, obs, stats))
-                self._reset_envs(ids)
-                obs = self._observe()
-            else:
-                info.update(autoreset.episode_info(ids, self.num_envs, stats))
-                self._pending[ids] = True
+        self.autoreset.restart_pending(self._reset_envs, terminated, truncated, success)
+        obs, ended = self.autoreset.finish(terminated | truncated, self._observe(),
+                                           lambda: {"is_success": success, "grasp": self.candidate.copy()},
+                                           self._reset_envs, self._observe)
+        info.update(ended)
         return obs, success.astype(np.float32), terminated, truncated, info
 
     def render(self):

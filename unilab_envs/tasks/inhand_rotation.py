@@ -11,7 +11,7 @@ import dataclasses
 import time
 
 import numpy as np
-from gymnasium import error, spaces
+from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -58,8 +58,8 @@ class InhandRotationEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, render_mode: str | None = None,
                  config: InhandRotationConfig | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **overrides):
-        self.autoreset_mode = autoreset.resolve_mode(autoreset_mode)
-        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
+        self.autoreset = autoreset.Autoreset(autoreset_mode, num_envs)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset.mode}
         cfg = apply_overrides(config or InhandRotationConfig(), overrides)
         if max_episode_steps is not None and "episode_length" not in overrides:  # an explicit episode_length wins
             cfg = dataclasses.replace(cfg, episode_length=int(max_episode_steps))
@@ -101,8 +101,6 @@ class InhandRotationEnv(VectorEnv):
         self.ep_sums = {k: np.zeros(n) for k in (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))}
         self._prev_quat = np.zeros((n, 4))
         self._ep_wall_start = np.zeros(n)
-        self._pending = np.zeros(n, bool)  # NEXT_STEP: envs that ended in the last step, reset in the next
-        self._was_reset = False
 
     # --- spaces and observations ----------------------------------------------------------
     def _make_obs_space(self, nj: int) -> spaces.Space:
@@ -142,8 +140,7 @@ class InhandRotationEnv(VectorEnv):
         mask = None if options is None else options.get("reset_mask")
         ids = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
         self._reset_envs(ids)
-        self._pending[ids] = False
-        self._was_reset = True
+        self.autoreset.on_reset(ids)
         if mask is None and self.cfg.stagger_episodes and self.num_envs > 1:
             # Spread the first episodes' ends so that envs never truncate in lockstep.
             self.limit[:] = self.np_random.integers(1, self.cfg.episode_length + 1, self.num_envs)
@@ -187,8 +184,7 @@ class InhandRotationEnv(VectorEnv):
 
     # --- step -----------------------------------------------------------------------------
     def step(self, actions):
-        if not self._was_reset:
-            raise error.ResetNeeded("Cannot call step() before reset(): call envs.reset(seed=...) first")
+        self.autoreset.require_started()
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions have shape {actions.shape}; expected {self.action_space.shape} "
@@ -236,23 +232,11 @@ class InhandRotationEnv(VectorEnv):
             "object_height": obj.pos[:, 2].copy(),
             "tip_contacts": self.backend.fingertip_contacts().sum(-1),
         }
-        if self._pending.any():  # NEXT_STEP: they were stepped along (one batched call); now they start anew
-            ids = np.flatnonzero(self._pending)
-            for value in (reward, terminated, truncated, info["rotation_speed"], *terms.values()):
-                value[ids] = 0
-            self._reset_envs(ids)
-            self._pending[ids] = False
-        obs = self._observe()
-        done = terminated | truncated
-        if done.any():
-            ids = np.flatnonzero(done)
-            if self.autoreset_mode == AutoresetMode.SAME_STEP:
-                info.update(autoreset.final_info(ids, self.num_envs, obs, self._episode_stats(terminated)))
-                self._reset_envs(ids)
-                obs = self._observe()
-            else:
-                info.update(autoreset.episode_info(ids, self.num_envs, self._episode_stats(terminated)))
-                self._pending[ids] = True
+        self.autoreset.restart_pending(self._reset_envs, reward, terminated, truncated, info["rotation_speed"],
+                                       *terms.values())
+        obs, ended = self.autoreset.finish(terminated | truncated, self._observe(),
+                                           lambda: self._episode_stats(terminated), self._reset_envs, self._observe)
+        info.update(ended)
         return obs, reward.astype(np.float32), terminated, truncated, info
 
     def _episode_stats(self, terminated: np.ndarray) -> dict[str, np.ndarray]:
