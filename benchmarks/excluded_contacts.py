@@ -23,16 +23,13 @@ import numpy as np
 
 import unilab_envs  # noqa: F401
 from unilab_envs.hands import get_hand
-from unilab_envs.hands.collision_audit import AUDIT_PREFIX, audited_exclusions
+from unilab_envs.hands.collision_audit import audited_exclusions, drop_audited_exclusions
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def unfiltered_hand(hand: str, margin: float) -> mujoco.MjModel:
-    spec = mujoco.MjSpec.from_file(str(get_hand(hand).xml_path))
-    for ex in [e for e in spec.excludes if e.name.startswith(AUDIT_PREFIX)]:
-        spec.delete(ex)
-    m = spec.compile()
+    m = drop_audited_exclusions(mujoco.MjSpec.from_file(str(get_hand(hand).xml_path))).compile()
     m.geom_margin[:] = margin
     return m
 

@@ -18,7 +18,7 @@ Every timed section records its CPU/wall ratio; a run on a busy machine is flagg
 
     python benchmarks/throughput.py                               # default physics, 1/64/256/1024 envs
     python benchmarks/throughput.py --compare legacy --num-envs 256
-    python benchmarks/throughput.py --compare "physics.timestep=0.004,control_substeps=12.5"
+    python benchmarks/throughput.py --compare "physics.timestep=0.0125,control_substeps=4"   # also 20 Hz
 """
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ from timing import MachineLoad, Section, clocks, machine_info, verdict, warn_if_
 import unilab_envs  # noqa: F401  (registers the ids)
 
 RESULTS = Path(__file__).parent / "results"
+
+
 def vector_env(env):
     return env.unwrapped.vector_env if isinstance(env, gym.Env) else env
 

@@ -12,7 +12,7 @@ import mujoco
 import numpy as np
 
 from .hands import HandSpec
-from .hands.collision_audit import AUDIT_PREFIX
+from .hands.collision_audit import drop_audited_exclusions
 from .objects import ObjectSpec
 
 OBJECT_BODY = "object"
@@ -88,8 +88,7 @@ def build_scene(hand: HandSpec, obj: ObjectSpec, options: PhysicsOptions = Physi
     spec = mujoco.MjSpec.from_file(str(hand.xml_path))
     spec.modelname = f"{hand.name}_{obj.name}"
     if not options.contact_filter:
-        for ex in [e for e in spec.excludes if e.name.startswith(AUDIT_PREFIX)]:
-            spec.delete(ex)
+        drop_audited_exclusions(spec)
     opt = spec.option
     opt.timestep = options.timestep
     opt.impratio = options.impratio

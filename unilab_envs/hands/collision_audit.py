@@ -25,17 +25,16 @@ import numpy as np
 
 from . import get_hand
 
-#: Exclusions the hand's makers ship (overlapping geometry at a joint), marked in the MJCF apart
-#: from the audited ones: ``<exclude>`` elements whose name starts with this are audit output.
+#: Name prefix of the audited ``<exclude>`` elements in a hand's MJCF, which sets them apart from the
+#: exclusions the hand's makers ship (geometry that overlaps at a joint by design).
 AUDIT_PREFIX = "audit_"
 
 
-def _hand_model(xml_path, keep_audited: bool) -> mujoco.MjModel:
-    spec = mujoco.MjSpec.from_file(str(xml_path))
-    if not keep_audited:
-        for ex in [e for e in spec.excludes if e.name.startswith(AUDIT_PREFIX)]:
-            spec.delete(ex)
-    return spec.compile()
+def drop_audited_exclusions(spec: mujoco.MjSpec) -> mujoco.MjSpec:
+    """Remove the audited ``<exclude>`` elements from ``spec`` (in place): every pair is tested again."""
+    for ex in [e for e in spec.excludes if e.name.startswith(AUDIT_PREFIX)]:
+        spec.delete(ex)
+    return spec
 
 
 def _body(m: mujoco.MjModel, geom: int) -> str:
@@ -90,7 +89,7 @@ def near_pairs(m: mujoco.MjModel, margin: float, samples: int, seed: int = 0) ->
 def audit(hand_name: str, margin: float = 0.005, samples: int = 300_000, seed: int = 0) -> dict:
     """Pairs that can come within ``margin`` (kept) and pairs that never do (to exclude), audited
     exclusions set aside (they are what is being decided)."""
-    m = _hand_model(get_hand(hand_name).xml_path, keep_audited=False)
+    m = drop_audited_exclusions(mujoco.MjSpec.from_file(str(get_hand(hand_name).xml_path))).compile()
     candidates = tested_pairs(m)
     near = near_pairs(m, margin, samples, seed) & candidates
     return {"candidates": candidates, "keep": near, "exclude": candidates - near}
