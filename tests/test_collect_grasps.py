@@ -120,10 +120,10 @@ def test_in_process_generation_uses_the_envs_control_rate(tmp_path, cache_dir):
 def test_explicit_prefix_path_is_used(tmp_path, cache_dir):
     for suffix in (".npy", ".json"):
         shutil.copy(cache_dir / CACHE.replace(".npy", suffix), tmp_path / f"my_allegro_grasp_1.0{suffix}")
-    envs = gym.make_vec("AllegroInhandRotation-v0", num_envs=2,
-                        grasp_cache_path=str(tmp_path / "my_allegro_grasp.npy"))
-    assert len(envs.grasps[0]) == TEST_GRASPS
-    envs.close()
+    for path in (str(tmp_path / "my_allegro_grasp.npy"), tmp_path / "my_allegro_grasp"):  # a str or a Path
+        envs = gym.make_vec("AllegroInhandRotation-v0", num_envs=2, grasp_cache_path=path)
+        assert len(envs.grasps[0]) == TEST_GRASPS
+        envs.close()
 
 
 def test_cache_of_another_model_is_refused(cache_dir):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import types
 import typing
 from typing import Any, Mapping, TypeVar
@@ -89,6 +90,8 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             raise bad("an integer")
         return value
     if annotation is str and not isinstance(value, str):
+        if isinstance(value, os.PathLike):  # grasp_cache_path=Path("caches/x") is a path like any other
+            return os.fspath(value)
         raise bad("a string")
     return value
 
