@@ -205,3 +205,10 @@ def test_bad_grasp_config_values_are_clear_errors(cache_dir):
         gym.make_vec("AllegroInhandGrasp-v0", num_envs=2, min_tip_contacts=-1)
     with pytest.raises(TypeError, match="'hold_steps' expects an integer"):
         gym.make_vec("AllegroInhandGrasp-v0", num_envs=2, hold_steps=2.5)
+
+
+def test_numpy_scalars_are_accepted_for_numeric_keys(make_vec):
+    envs = make_vec(num_envs=2, episode_length=np.int64(30), action_scale=np.float32(0.04),
+                    stagger_episodes=np.bool_(False))
+    assert envs.cfg.episode_length == 30 and type(envs.cfg.episode_length) is int
+    assert envs.cfg.action_scale == pytest.approx(0.04) and envs.cfg.stagger_episodes is False

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import numbers
 import os
 import types
 import typing
 from typing import Any, Mapping, TypeVar
+
+import numpy as np
 
 C = TypeVar("C")
 
@@ -78,17 +81,18 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         item_types = [args[0]] * len(value) if args and args[-1] is Ellipsis else list(args) or [Any] * len(value)
         return tuple(_coerce(v, t, f"{key}[{i}]") for i, (v, t) in enumerate(zip(value, item_types, strict=True)))
     if annotation is bool:
-        if not isinstance(value, bool):
+        if not isinstance(value, (bool, np.bool_)):
             raise bad("true/false")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return bool(value)
+    is_bool = isinstance(value, (bool, np.bool_))
+    if annotation is float:  # numbers.Real includes numpy's floats and ints
+        if is_bool or not isinstance(value, numbers.Real):
             raise bad("a number")
         return float(value)
     if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if is_bool or not isinstance(value, numbers.Integral):
             raise bad("an integer")
-        return value
+        return int(value)
     if annotation is str and not isinstance(value, str):
         if isinstance(value, os.PathLike):  # grasp_cache_path=Path("caches/x") is a path like any other
             return os.fspath(value)
