@@ -21,8 +21,6 @@ def output_paths(env: DictConfig) -> list[Path]:
 
 def collect(cfg: DictConfig) -> dict:
     env, tr = cfg.env, cfg.training
-    if env.grasp_collection_target < 1:
-        raise ValueError(f"env.grasp_collection_target={env.grasp_collection_target} must be >= 1")
     written = []
     for scale, path in zip(env.domain_rand.scale_list, output_paths(env), strict=True):
         collect_grasps(path, hand=env.hand, object_type=env.object_type, scale=float(scale),

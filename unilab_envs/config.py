@@ -56,10 +56,6 @@ def _nest(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
-
-
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
     """``value`` as the field's annotated type (int -> float, list -> tuple), or a TypeError naming the key."""
     def bad(expected: str) -> TypeError:
