@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from .allegro import ALLEGRO
 from .base import HandSpec
+from .sharpa import SHARPA
 
-HANDS: dict[str, HandSpec] = {ALLEGRO.name: ALLEGRO}
+HANDS: dict[str, HandSpec] = {hand.name: hand for hand in (ALLEGRO, SHARPA)}
 
 
 def get_hand(name: str) -> HandSpec:

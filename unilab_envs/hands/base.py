@@ -21,6 +21,7 @@ class HandSpec:
         home_pose: joint positions of the grasp-generation pose, in ``joint_names`` order.
         object_start: world position of the object centre at grasp-generation start.
         grasp_noise: half-width of the uniform joint noise around ``home_pose`` for grasp search.
+        tactile: the fingertip geoms are tactile pads: the scene adds a contact-force sensor per pad.
         camera_pos, camera_lookat: a side view for ``render_mode="rgb_array"``.
     """
 
@@ -33,6 +34,7 @@ class HandSpec:
     home_pose: tuple[float, ...]
     object_start: tuple[float, float, float]
     grasp_noise: float
+    tactile: bool = False
     camera_pos: tuple[float, float, float] = (0.25, -0.35, 0.35)
     camera_lookat: tuple[float, float, float] = (0.0, -0.04, 0.08)
 
