@@ -36,7 +36,7 @@ def test_gym_make_passes_gymnasium_check_env(cache_dir):
         assert obs.shape == (96,) and env.observation_space.contains(obs)
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
         assert isinstance(reward, float) and set(info["reward_terms"]) == {
-            "rotate", "object_linvel", "pose_diff", "torque", "work", "fall"}
+            "rotate", "object_linvel", "pose_diff", "torque", "work", "fall", "object_pos"}
     finally:
         env.close()
 

@@ -134,7 +134,7 @@ def test_actuators_and_joint_dynamics_follow_the_sheet(model):
 
 
 def test_five_high_friction_pads_on_the_distal_links(model):
-    for geom, digit in zip(HAND.fingertip_geoms, ("th", "ff", "mf", "rf", "lf")):
+    for geom, digit in zip(HAND.fingertip_geoms, ("th", "ff", "mf", "rf", "lf"), strict=True):
         g = model.geom(geom)
         assert model.body(g.bodyid[0]).name == f"{digit}_dp"
         np.testing.assert_allclose(g.friction, (2, .1, .02))

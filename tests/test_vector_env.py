@@ -100,10 +100,13 @@ def test_episodes_do_not_run_in_lockstep(make_vec):
 def test_observation_modes(make_vec):
     priv = make_vec(num_envs=3, obs_mode="privileged")
     obs, _ = priv.reset(seed=0)
-    assert set(obs) == {"state", "privileged_state"} and obs["privileged_state"].shape == (3, 9)
-    pos = priv.backend.object_state().pos
-    np.testing.assert_allclose(obs["privileged_state"][:, :3], pos, atol=1e-6)
+    assert set(obs) == {"state", "privileged_state"} and obs["privileged_state"].shape == (3, 12)
+    np.testing.assert_allclose(obs["privileged_state"][:, :3], 0.0, atol=1e-6)  # relative to the start position
+    obs, *_ = priv.step(np.zeros((3, 16)))
+    moved = priv.backend.object_state().pos - priv.start_pos
+    np.testing.assert_allclose(obs["privileged_state"][:, :3], moved, atol=1e-6)
     assert np.all(np.abs(obs["privileged_state"][:, 3:]) <= 1.0 + 1e-6)  # scaled by the DR ranges
+    np.testing.assert_allclose(obs["privileged_state"][:, 9:], [[0, 0, -1]] * 3, atol=1e-6)  # no tilt on Allegro
 
     hora = make_vec(num_envs=3, obs_mode="hora")
     obs, _ = hora.reset(seed=0)

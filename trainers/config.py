@@ -2,7 +2,8 @@
 
 Layers, each merged over the last (OmegaConf):
 
-1. the task's env dataclass defaults (``unilab_envs.tasks.config``): the one source of env defaults;
+1. the env defaults of the task's hand (``env.hand`` in ``conf/task/<task>.yaml``), as ``gym.make`` uses
+   them (``unilab_envs.tasks.presets``): the one source of env defaults;
 2. ``conf/defaults.yaml``: training and eval defaults shared by every run;
 3. ``conf/sim/<sim>.yaml``: the backend;
 4. ``conf/task/<task>.yaml``: the task (env id, hand, object);
@@ -29,7 +30,7 @@ except ImportError:  # pragma: no cover
     TupleConfig = ListConfig
 
 from unilab_envs.config import to_dict
-from unilab_envs.tasks.config import InhandRotationConfig
+from unilab_envs.tasks.presets import rotation_config
 
 #: keys set by a command-line flag only, with the flag to use instead
 FLAG_ONLY = {"training.sim_backend": "--sim", "env.sim": "--sim", "run.algo": "--algo", "run.task": "--task",
@@ -163,16 +164,23 @@ def compose(algo: str, task: str, sim: str, profile: str | None = None,
         raise ConfigError(f"no config for --algo {algo} --task {task} --sim {sim}"
                           f"{' --profile ' + profile if profile else ''} ({leaf} does not exist). "
                           f"Configured combinations:\n  {combos}")
-    layers = [OmegaConf.create({"env": to_dict(InhandRotationConfig())}), _load(root / "defaults.yaml")]
-    for part in (root / "sim" / f"{sim}.yaml", root / "task" / f"{task}.yaml", root / algo / "algo.yaml"):
-        if part.is_file():
-            layers.append(_load(part))
+    parts = [_load(p) for p in (root / "sim" / f"{sim}.yaml", root / "task" / f"{task}.yaml", root / algo / "algo.yaml")
+             if p.is_file()]
+    hand = OmegaConf.select(OmegaConf.merge(*parts), "env.hand", default="allegro") if parts else "allegro"
+    layers = [OmegaConf.create({"env": to_dict(_env_defaults(hand))}), _load(root / "defaults.yaml"), *parts]
     layers += _leaf_layers(leaf)
     cfg = OmegaConf.merge(*layers)
     cfg.training.sim_backend = sim
     cfg.env.sim = sim
     cfg.run = {"algo": algo, "task": task, "sim": sim, "profile": profile}
     return apply_overrides(cfg, overrides)
+
+
+def _env_defaults(hand: str):
+    try:
+        return rotation_config(hand)
+    except ValueError as e:
+        raise ConfigError(f"env.hand: {e}") from e
 
 
 def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
@@ -194,7 +202,7 @@ def validate_env(cfg: DictConfig) -> None:
     from unilab_envs.tasks.inhand_rotation import validate
 
     try:
-        validate(apply_env(InhandRotationConfig(), env_kwargs(cfg)))
+        validate(apply_env(_env_defaults(cfg.env.hand), env_kwargs(cfg)))
     except (KeyError, TypeError, ValueError) as e:
         raise ConfigError(f"env: {e.args[0] if e.args else e}") from e
 

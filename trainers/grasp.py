@@ -26,6 +26,7 @@ def collect(cfg: DictConfig) -> dict:
         collect_grasps(path, hand=env.hand, object_type=env.object_type, scale=float(scale),
                        num_grasps=int(env.grasp_collection_target), num_envs=int(tr.num_envs), seed=int(tr.seed),
                        sim=env.sim, physics=PhysicsOptions(**env.physics), num_threads=int(env.num_threads),
+                       control_substeps=int(env.control_substeps),
                        progress=bool(tr.progress_bar))
         written.append({"scale": float(scale), "path": str(path), "grasps": int(env.grasp_collection_target)})
     return {"caches": written}

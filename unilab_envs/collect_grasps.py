@@ -1,10 +1,12 @@
 """Generate a grasp cache: run the grasp task in a batch and keep the stable grasps.
 
     python -m unilab_envs.collect_grasps --hand allegro --object ball --scale 1.0 --num-grasps 5000
+    python -m unilab_envs.collect_grasps --hand sharpa --scale 0.8 1.0 1.2   # the hand's own object
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -18,14 +20,14 @@ from .grasp_cache.partial import PartialCollection
 from .hands import get_hand
 from .objects import OBJECTS
 from .scene import PhysicsOptions
-from .tasks.config import GraspConfig
 from .tasks.inhand_grasp import InhandGraspEnv
+from .tasks.presets import grasp_config
 from .tasks.start_states import cache_key
 
 log = logging.getLogger(__name__)
 
 
-def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str = "ball", scale: float = 1.0,
+def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str | None = None, scale: float = 1.0,
                    num_grasps: int = 5000, num_envs: int = 256, seed: int = 0, sim: str = "mujoco",
                    physics: PhysicsOptions | None = None, num_threads: int = 0, max_attempts: int | None = None,
                    progress: bool = True, resume: bool = True, chunk_grasps: int = 500, **overrides) -> Path:
@@ -35,12 +37,15 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
     collection of the same thing continues from them (``resume``; ``False`` starts anew), drawing new
     candidates, and the final file is the same format as an uninterrupted one. Raises ``RuntimeError``
     if fewer than ``num_grasps`` pass within ``max_attempts`` tries (default: 50 per wanted grasp, at least
-    10 rounds of the batch), so a broken model cannot loop forever.
+    10 rounds of the batch), so a broken model cannot loop forever. ``object_type`` and ``physics``
+    default to the hand's grasp config (``tasks/presets.py``).
     """
     if num_grasps < 1 or chunk_grasps < 1:
         raise ValueError(f"num_grasps={num_grasps} and chunk_grasps={chunk_grasps} must be >= 1")
-    cfg = GraspConfig(hand=hand, object_type=object_type, scale=scale, sim=sim,
-                      physics=physics or PhysicsOptions(), num_threads=num_threads)
+    base = grasp_config(hand)
+    object_type = object_type or base.object_type
+    cfg = dataclasses.replace(base, object_type=object_type, scale=scale, sim=sim, physics=physics or base.physics,
+                              num_threads=num_threads)
     # SAME_STEP: a finished candidate's env starts the next one at once (no step spent on the reset)
     env = InhandGraspEnv(num_envs=num_envs, config=cfg, autoreset_mode=AutoresetMode.SAME_STEP, **overrides)
     max_attempts = max_attempts or max(50 * num_grasps, 10 * num_envs)  # early drops end before any success
@@ -103,7 +108,8 @@ def output_path(prefix: str | Path, scale: float) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hand", default="allegro")
-    parser.add_argument("--object", dest="object_type", default="ball", choices=sorted(OBJECTS))
+    parser.add_argument("--object", dest="object_type", default=None, choices=sorted(OBJECTS),
+                        help="default: the hand's own (allegro: ball, sharpa: small_cylinder)")
     parser.add_argument("--scale", type=float, nargs="+", default=[1.0], help="one cache per scale")
     parser.add_argument("--num-grasps", type=int, default=5000)
     parser.add_argument("--num-envs", type=int, default=256)
@@ -117,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     get_hand(args.hand)  # an unknown hand fails here, before any model is built
+    args.object_type = args.object_type or grasp_config(args.hand).object_type
     prefix = args.out if args.out is not None else default_prefix(args.hand, args.object_type)
     for scale in args.scale:
         path = collect_grasps(output_path(prefix, scale), hand=args.hand, object_type=args.object_type, scale=scale,

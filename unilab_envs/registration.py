@@ -17,6 +17,9 @@ TASKS = {
     "AllegroInhandRotation-v0": dict(cls=_ROTATION, kwargs={"hand": "allegro"}, max_episode_steps=400,
                                      single={"stagger_episodes": False}),
     "AllegroInhandGrasp-v0": dict(cls=_GRASP, kwargs={"hand": "allegro"}, max_episode_steps=50, single={}),
+    "SharpaInhandRotation-v0": dict(cls=_ROTATION, kwargs={"hand": "sharpa"}, max_episode_steps=400,
+                                    single={"stagger_episodes": False}),
+    "SharpaInhandGrasp-v0": dict(cls=_GRASP, kwargs={"hand": "sharpa"}, max_episode_steps=50, single={}),
 }
 
 

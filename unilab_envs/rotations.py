@@ -47,6 +47,12 @@ def world_rotation_between(q_from: np.ndarray, q_to: np.ndarray) -> np.ndarray:
     return rotation_vector(quat_mul(q_to, quat_conj(q_from)))
 
 
+def quat_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle (rad, in [0, pi]) of the rotation between unit quaternions ``a`` and ``b`` (..., 4)."""
+    dot = np.minimum(np.abs((np.asarray(a, float) * b).sum(-1)), 1.0)
+    return 2.0 * np.arccos(dot)
+
+
 def skew(v) -> np.ndarray:
     """(3, 3) matrix K with ``x @ K == cross(x, v)`` for row vectors ``x``."""
     x, y, z = np.asarray(v, float)

@@ -55,6 +55,11 @@ class SceneLayout:
         return tuple(f"{g}_touch" for g in self.hand.fingertip_geoms)
 
     @property
+    def tactile_sensors(self) -> tuple[str, ...]:
+        """One net pad-object contact force sensor per fingertip pad; empty for a hand without pads."""
+        return tuple(f"{g}_force" for g in self.hand.fingertip_geoms) if self.hand.tactile else ()
+
+    @property
     def model_hash(self) -> str:
         """Digest of the scene text at scale 1: a grasp cache records it to detect model changes."""
         return hashlib.sha256(self.xml.encode()).hexdigest()[:16]
@@ -115,7 +120,7 @@ def build_scene(hand: HandSpec, obj: ObjectSpec, options: PhysicsOptions = Physi
     size = list(obj.size) + [0.0] * (3 - len(obj.size))
     body.add_geom(name=OBJECT_GEOM, type=_GEOM[obj.geom_type], size=size, mass=obj.mass,
                   friction=list(obj.friction), condim=6, priority=1,
-                  solimp=[0.9, 0.95, 0.001, 0.5, 2], solref=[0.02, 1], rgba=[0.85, 0.35, 0.1, 1])
+                  solimp=list(obj.solimp), solref=list(obj.solref), rgba=[0.85, 0.35, 0.1, 1])
     body.add_site(name="object_site", size=[0.004, 0, 0], rgba=[0, 0, 0, 0], group=4)
 
     sens = mujoco.mjtSensor
@@ -135,5 +140,12 @@ def build_scene(hand: HandSpec, obj: ObjectSpec, options: PhysicsOptions = Physi
         spec.add_sensor(name=f"{geom}_touch", type=sens.mjSENS_CONTACT, objtype=mujoco.mjtObj.mjOBJ_GEOM,
                         objname=geom, reftype=mujoco.mjtObj.mjOBJ_GEOM, refname=OBJECT_GEOM,
                         intprm=[1, 1, 1])
+    if hand.tactile:
+        # data="force" (bit 1), reduce="netforce" (3): the net pad-object contact force, world frame (N).
+        force_bit = 1 << int(mujoco.mjtConDataField.mjCONDATA_FORCE)
+        for geom in hand.fingertip_geoms:
+            spec.add_sensor(name=f"{geom}_force", type=sens.mjSENS_CONTACT, objtype=mujoco.mjtObj.mjOBJ_GEOM,
+                            objname=geom, reftype=mujoco.mjtObj.mjOBJ_GEOM, refname=OBJECT_GEOM,
+                            intprm=[force_bit, 3, 1])
     spec.compile()  # raise here, with MuJoCo's message, if anything above is wrong
     return SceneLayout(xml=spec.to_xml(), hand=hand, obj=obj, timestep=options.timestep)

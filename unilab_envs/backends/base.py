@@ -29,6 +29,8 @@ PARAM_SHAPES = {
     "object_com": (3,),       # m, centre of mass offset in the object frame
     "object_scale": (),       # factor on the object's size at scale 1
     "friction": (),           # sliding friction of the object and every hand collision geom
+    "friction_scale": (),     # factor on each of those geoms' own sliding friction (pads, metal, object)
+    "gravity": (3,),          # m/s^2, world-frame gravity of the env (a tilt randomises its direction)
     "kp": ("nu",),            # position-actuator stiffness, N m / rad
     "kv": ("nu",),            # position-actuator damping, N m s / rad
 }
@@ -63,6 +65,10 @@ class PhysicsBackend(Protocol):
 
     def fingertip_contacts(self) -> np.ndarray:
         """(N, ntip) bool: does each fingertip touch the object."""
+
+    def tactile_forces(self) -> np.ndarray:
+        """(N, ntip) magnitude of the net contact force between each fingertip pad and the object (N),
+        0 without contact; (N, 0) for a hand without tactile pads (``HandSpec.tactile``)."""
 
     def palm_position(self) -> np.ndarray:
         """(N, 3) world position of the palm site."""

@@ -62,15 +62,20 @@ class MujocoBatchBackend:
         tips = [m.sensor(f"{s}_pos").adr[0] for s in hand.fingertip_sites]
         self._s_tips = _as_slice((np.asarray(tips)[:, None] + np.arange(3)).ravel())
         self._s_touch = _as_slice(np.array([m.sensor(n).adr[0] for n in layout.contact_sensors]))
+        forces = [m.sensor(n).adr[0] for n in layout.tactile_sensors]
+        self._s_force = _as_slice((np.asarray(forces, np.int64)[:, None] + np.arange(3)).ravel())
 
         self._nominal = {
             "object_mass": np.array(m.body_mass[self._obody]),
             "object_com": m.body_ipos[self._obody].copy(),
             "object_scale": np.array(1.0),
             "friction": np.array(m.geom_friction[self._ogeom, 0]),
+            "friction_scale": np.array(1.0),
+            "gravity": m.opt.gravity.copy(),
             "kp": m.actuator_gainprm[self._act, 0].copy(),
             "kv": -m.actuator_biasprm[self._act, 2].copy(),
         }
+        self._friction0 = m.geom_friction[self._friction_geoms, 0].copy()
         self._unit_inertia = m.body_inertia[self._obody] / m.body_mass[self._obody]
         self._renderer = None
         b.forward()
@@ -93,6 +98,10 @@ class MujocoBatchBackend:
 
     def fingertip_contacts(self) -> np.ndarray:
         return self._sensor[:, self._s_touch] > 0
+
+    def tactile_forces(self) -> np.ndarray:
+        f = self._sensor[:, self._s_force].reshape(self.num_envs, -1, 3)
+        return np.sqrt(np.einsum("ijk,ijk->ij", f, f))
 
     def palm_position(self) -> np.ndarray:
         return self._sensor[:, self._s_palm]
@@ -144,9 +153,16 @@ class MujocoBatchBackend:
             b.expand("body_inertia")[ids, o] = self._unit_inertia * (mass * scale * scale)[:, None]
         if "object_com" in params:
             b.expand("body_ipos")[ids, o] = params["object_com"]
+        if "friction" in params and "friction_scale" in params:
+            raise ValueError("set friction (an absolute coefficient) or friction_scale (a factor), not both")
         if "friction" in params:
             f = np.asarray(params["friction"], float).reshape(-1, 1)
             b.expand("geom_friction")[ids[:, None], self._friction_geoms, 0] = f
+        if "friction_scale" in params:
+            f = np.asarray(params["friction_scale"], float).reshape(-1, 1) * self._friction0
+            b.expand("geom_friction")[ids[:, None], self._friction_geoms, 0] = f
+        if "gravity" in params:
+            b.expand("opt.gravity")[ids] = params["gravity"]
         if "kp" in params:
             kp = np.asarray(params["kp"], float)
             b.expand("actuator_gainprm")[ids[:, None], self._act, 0] = kp

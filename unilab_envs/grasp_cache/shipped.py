@@ -6,6 +6,7 @@ sidecar): a change to a hand, an object or a solver option makes ``tests/test_sh
 fail until they are regenerated with
 
     python -m unilab_envs.grasp_cache.shipped            # all of them (5,000 grasps each)
+    python -m unilab_envs.grasp_cache.shipped --only SharpaInhandRotation-v0   # one env's
     python -m unilab_envs.grasp_cache.shipped --check    # list them and whether each is current
 """
 from __future__ import annotations
@@ -35,14 +36,14 @@ class ShippedCache:
 def shipped_caches() -> list[ShippedCache]:
     """Every cache the package should carry: each registered rotation env, each default scale."""
     from ..registration import TASKS
-    from ..tasks.config import InhandRotationConfig
+    from ..tasks.presets import rotation_config
     from .store import cache_filename
 
     out = []
     for env_id, task in TASKS.items():
         if not task["cls"].endswith(":InhandRotationEnv"):
             continue
-        cfg = InhandRotationConfig(**task["kwargs"])
+        cfg = rotation_config(task["kwargs"]["hand"])
         for scale in cfg.domain_rand.scale_list:
             name = cache_filename(f"{cfg.hand}_{cfg.object_type}_grasp", scale)
             out.append(ShippedCache(env_id, cfg.hand, cfg.object_type, scale, SHIPPED_DIR / name))
@@ -54,10 +55,10 @@ def check(cache: ShippedCache) -> str | None:
     from ..hands import get_hand
     from ..objects import get_object
     from ..scene import build_scene
-    from ..tasks.config import InhandRotationConfig
+    from ..tasks.presets import rotation_config
     from ..tasks.start_states import cache_key
 
-    layout = build_scene(get_hand(cache.hand), get_object(cache.object_type), InhandRotationConfig().physics)
+    layout = build_scene(get_hand(cache.hand), get_object(cache.object_type), rotation_config(cache.hand).physics)
     if not cache.path.is_file():
         return f"missing: {cache.path}"
     try:
@@ -67,22 +68,24 @@ def check(cache: ShippedCache) -> str | None:
     return None
 
 
-def regenerate(num_grasps: int = SHIPPED_GRASPS, seed: int = 0) -> list[Path]:
-    """Collect every shipped cache anew with the default physics (atomic writes)."""
+def regenerate(num_grasps: int = SHIPPED_GRASPS, seed: int = 0, only: list[str] | None = None) -> list[Path]:
+    """Collect the shipped caches (of the env ids in ``only``, default all) anew with each hand's default
+    physics (atomic writes)."""
     from ..collect_grasps import collect_grasps
 
     SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
     return [collect_grasps(c.path, hand=c.hand, object_type=c.object_type, scale=c.scale, num_grasps=num_grasps,
-                           seed=seed) for c in shipped_caches()]
+                           seed=seed) for c in shipped_caches() if not only or c.env_id in only]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--check", action="store_true", help="only report whether each shipped cache is current")
     p.add_argument("--num-grasps", type=int, default=SHIPPED_GRASPS)
+    p.add_argument("--only", nargs="+", metavar="ENV_ID", help="regenerate only these envs' caches")
     args = p.parse_args(argv)
     if not args.check:
-        for path in regenerate(args.num_grasps):
+        for path in regenerate(args.num_grasps, only=args.only):
             print(path)
     bad = 0
     for c in shipped_caches():

@@ -19,6 +19,7 @@ class RewardScales:
     torque: float = -0.1          # |tau|^2, (N m)^2
     work: float = -2.0            # (tau . qdot)^2, W^2
     fall: float = 0.0             # once, at the step the object drops or leaves the hand (not times dt)
+    object_pos: float = 0.0       # max(0, 1 - |p - p_start| / object_pos_radius), in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class DomainRandConfig:
     com_range: tuple[float, float] = (-0.01, 0.01)          # m, per axis
     friction: bool = True
     friction_range: tuple[float, float] = (0.3, 3.0)        # object and hand geoms
+    friction_relative: bool = False                         # friction_range multiplies each geom's own value
     object_scale: bool = True
     scale_list: tuple[float, ...] = (1.0,)                  # one grasp cache per listed scale
     scale_jitter: float = 0.025                             # uniform +- around the listed scale
@@ -45,6 +47,9 @@ class DomainRandConfig:
     force_prob: float = 0.25                                # chance per step of a new push
     force_decay: float = 0.9                                # per force_decay_interval
     force_decay_interval: float = 0.08                      # s
+    gravity_tilt: bool = False
+    gravity_tilt_max: float = 0.1                           # rad: gravity within this angle of straight down
+    tactile_latency: float = 0.0                            # chance per step and pad of a stale tactile reading
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,10 @@ class InhandRotationConfig:
     angvel_clip: tuple[float, float] = (-0.5, 0.5)  # rad/s, on omega . axis in the reward
     termination_height: float = 0.08         # m: object centre below this ends the episode
     max_palm_distance: float = 0.2            # m: object farther from the palm site ends it
+    height_band: float | None = None          # m: object centre this far above/below its start height ends it
+    object_pos_radius: float = 0.02           # m: offset from the start position at which object_pos reaches 0
+    tactile_max: float = 4.0                  # N: tactile readings are clipped to [0, tactile_max]
+    tactile_smoothing: float = 0.5            # EMA weight of the previous reading (tactile hands only)
     rewards: RewardScales = field(default_factory=RewardScales)
     domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
     grasp_cache_path: str | None = None       # explicit cache file or prefix
@@ -98,5 +107,9 @@ class GraspConfig:
     tip_distance_max: float = 0.1             # m: every fingertip within this of the object
     min_tip_contacts: int = 2                 # fingertips touching the object at the end
     min_object_height: float = 0.12           # m: object centre above this for the whole hold
+    min_tactile_force: float = 0.0            # N: > 0: at the snapshot min_tip_contacts pads press this hard
+                                              #   (tactile hands), else the attempt ends there
+    max_height_change: float | None = None    # m: object height change over the hold at most this
+    max_orientation_change: float | None = None  # rad: object rotation over the hold at most this
     render_width: int = 640
     render_height: int = 480

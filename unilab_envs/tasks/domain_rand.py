@@ -24,22 +24,52 @@ def validate(dr: DomainRandConfig) -> None:
     require(0 <= dr.force_prob <= 1, k + "force_prob", dr.force_prob, "a probability, in [0, 1]")
     require(0 <= dr.force_decay <= 1, k + "force_decay", dr.force_decay, "a decay factor, in [0, 1]")
     require(dr.force_decay_interval > 0, k + "force_decay_interval", dr.force_decay_interval, "must be > 0 s")
+    require(0 <= dr.gravity_tilt_max < np.pi / 2, k + "gravity_tilt_max", dr.gravity_tilt_max,
+            "an angle in radians, in [0, pi/2)")
+    require(0 <= dr.tactile_latency <= 1, k + "tactile_latency", dr.tactile_latency, "a probability, in [0, 1]")
 
 
-def sample_params(cfg: DomainRandConfig, nominal: dict[str, np.ndarray], n: int,
-                  rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray], set[str]]:
-    """Draw parameters for ``n`` envs being reset.
+def assign_scales(num_scales: int, num_envs: int, rng: np.random.Generator) -> np.ndarray:
+    """Index into ``scale_list`` per env: the scales split evenly over the envs, in random order.
 
-    Returns the index into ``cfg.scale_list`` of each env's listed scale (it picks the grasp
-    cache), every parameter's value per env (switched-off entries at their nominal value, for the
-    privileged observation), and the names to write to the simulator: the randomised ones and
-    the scale. Switched-off entries are left as the scene defines them.
+    Drawn at a full reset and kept by every later (auto)reset of the env, so an env keeps its scale
+    (and with it its grasp cache) for its life; one env gets a random scale per seed.
     """
-    on = cfg.enabled
-    switches = {"object_mass": cfg.object_mass, "object_com": cfg.object_com, "friction": cfg.friction,
-                "kp": cfg.pd_gains, "kv": cfg.pd_gains}
+    return rng.permutation(np.arange(num_envs) % num_scales)
+
+
+def tilted_gravity(nominal: np.ndarray, max_tilt: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3) gravity vectors of ``nominal``'s magnitude, tilted from it by up to ``max_tilt`` rad, uniformly
+    over that spherical cap."""
+    g = float(np.linalg.norm(nominal))
+    down = nominal / g
+    cos_tilt = rng.uniform(np.cos(max_tilt), 1.0, n)
+    sin_tilt = np.sqrt(1.0 - cos_tilt * cos_tilt)
+    azimuth = rng.uniform(0.0, 2.0 * np.pi, n)
+    # an orthonormal frame (u, v) perpendicular to ``down``
+    u = np.cross(down, [1.0, 0.0, 0.0] if abs(down[0]) < 0.9 else [0.0, 1.0, 0.0])
+    u /= np.linalg.norm(u)
+    v = np.cross(down, u)
+    direction = cos_tilt[:, None] * down + sin_tilt[:, None] * (np.cos(azimuth)[:, None] * u +
+                                                                  np.sin(azimuth)[:, None] * v)
+    return g * direction
+
+
+def sample_params(cfg: DomainRandConfig, nominal: dict[str, np.ndarray], scale_idx: np.ndarray,
+                  rng: np.random.Generator) -> tuple[dict[str, np.ndarray], set[str]]:
+    """Draw parameters for the envs being reset, whose listed scales are ``cfg.scale_list[scale_idx]``.
+
+    Returns every parameter's value per env (switched-off entries at their nominal value, for the
+    privileged observation) and the names to write to the simulator: the randomised ones and the
+    scale. Switched-off entries are left as the scene defines them. Friction is ``friction`` (one
+    coefficient for the object and the hand) or, with ``friction_relative``, ``friction_scale`` (a
+    factor on each geom's own coefficient).
+    """
+    on, n = cfg.enabled, len(scale_idx)
+    friction = "friction_scale" if cfg.friction_relative else "friction"
+    switches = {"object_mass": cfg.object_mass, "object_com": cfg.object_com, friction: cfg.friction,
+                "kp": cfg.pd_gains, "kv": cfg.pd_gains, "gravity": cfg.gravity_tilt and cfg.gravity_tilt_max > 0}
     active = {k for k, flag in switches.items() if on and flag} | {"object_scale"}
-    scale_idx = rng.integers(len(cfg.scale_list), size=n)
     scale = np.asarray(cfg.scale_list, float)[scale_idx]
     if on and cfg.object_scale and cfg.scale_jitter > 0:
         scale = scale + rng.uniform(-cfg.scale_jitter, cfg.scale_jitter, n)
@@ -47,14 +77,15 @@ def sample_params(cfg: DomainRandConfig, nominal: dict[str, np.ndarray], n: int,
     draws = {
         "object_mass": lambda: rng.uniform(*cfg.mass_range, n),
         "object_com": lambda: rng.uniform(*cfg.com_range, (n, 3)),
-        "friction": lambda: rng.uniform(*cfg.friction_range, n),
+        friction: lambda: rng.uniform(*cfg.friction_range, n),
+        "gravity": lambda: tilted_gravity(nominal["gravity"], cfg.gravity_tilt_max, n, rng),
         "kp": lambda: nominal["kp"] * rng.uniform(*cfg.kp_scale_range, (n, nu)),
         "kv": lambda: nominal["kv"] * rng.uniform(*cfg.kv_scale_range, (n, nu)),
     }
     params = {"object_scale": scale}
     for name, draw in draws.items():
         params[name] = draw() if name in active else np.broadcast_to(nominal[name], (n, *nominal[name].shape)).copy()
-    return scale_idx, params, active
+    return params, active
 
 
 class RandomPushes:

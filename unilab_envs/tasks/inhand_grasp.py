@@ -5,8 +5,16 @@ the home pose plus uniform noise, and lets it settle for ``settle_steps``. The s
 candidate grasp: it is placed again exactly as a rotation episode starts from a cache row (at rest,
 targets = joint positions) and must survive ``hold_steps`` more. An episode that the object
 survives ends truncated with ``final_info["is_success"]`` telling whether the end state meets
-HORA's criteria, and ``final_info["grasp"]`` holding the candidate as a grasp-cache row (joint
-positions, object position, object quaternion wxyz). A drop terminates the episode.
+the criteria (HORA's: every fingertip near the object, enough of them touching it; a hand's
+config may add limits on how far the object sank or turned over the hold), and
+``final_info["grasp"]`` holding the candidate as a grasp-cache row (joint positions, object
+position, object quaternion wxyz). A drop terminates the episode.
+
+A tactile hand may also ask for pressing pads (``min_tactile_force``): at the snapshot, while the
+fingers still push toward their perturbed targets, ``min_tip_contacts`` pads must press harder
+than that; an attempt that fails this ends there, truncated and unsuccessful. After the re-placement
+at rest the pads carry little more than the object's weight, so the force is judged before it, and
+the hold then asks that the object stay (height and orientation limits), not that pads press.
 """
 from __future__ import annotations
 
@@ -21,9 +29,11 @@ from ..backends import make_backend
 from ..config import apply_overrides, require, to_dict
 from ..hands import get_hand
 from ..objects import get_object
+from ..rotations import quat_angle
 from ..scene import build_scene
 from . import autoreset
 from .config import GraspConfig
+from .presets import grasp_config
 
 
 class InhandGraspEnv(VectorEnv):
@@ -36,7 +46,7 @@ class InhandGraspEnv(VectorEnv):
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **overrides):
         self.autoreset = autoreset.Autoreset(autoreset_mode, num_envs)
         self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset.mode}
-        cfg = apply_overrides(config or GraspConfig(), overrides)
+        cfg = apply_overrides(config or grasp_config(overrides.get("hand", "allegro")), overrides)
         if max_episode_steps is not None and "hold_steps" not in overrides:  # an explicit hold_steps wins
             cfg = dataclasses.replace(cfg, hold_steps=int(max_episode_steps) - cfg.settle_steps)
         for key in ("settle_steps", "hold_steps", "control_substeps"):
@@ -46,10 +56,16 @@ class InhandGraspEnv(VectorEnv):
         require(cfg.object_noise >= 0 and (cfg.pose_noise is None or cfg.pose_noise >= 0), "pose_noise/object_noise",
                 (cfg.pose_noise, cfg.object_noise), "noise half-widths must be >= 0")
         require(cfg.min_tip_contacts >= 0, "min_tip_contacts", cfg.min_tip_contacts, "must be >= 0")
+        require(cfg.min_tactile_force >= 0, "min_tactile_force", cfg.min_tactile_force, "must be >= 0 N")
+        for key in ("max_height_change", "max_orientation_change"):
+            require(getattr(cfg, key) is None or getattr(cfg, key) > 0, key, getattr(cfg, key), "must be > 0, or null")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode={render_mode!r}; supported: {self.metadata['render_modes']}")
         self.cfg, self.num_envs, self.render_mode = cfg, num_envs, render_mode
         self.hand, self.obj = get_hand(cfg.hand), get_object(cfg.object_type)
+        if cfg.min_tactile_force > 0 and not self.hand.tactile:
+            raise ValueError(f"min_tactile_force={cfg.min_tactile_force}: hand {cfg.hand!r} has no tactile pads; "
+                             "set min_tactile_force=0 (count fingertip contacts)")
         self.layout = build_scene(self.hand, self.obj, cfg.physics)
         self.backend = make_backend(cfg.sim, self.layout, num_envs, num_threads=cfg.num_threads)
         self.backend.set_params(np.arange(num_envs), object_scale=np.full(num_envs, cfg.scale))
@@ -66,7 +82,8 @@ class InhandGraspEnv(VectorEnv):
 
     def criteria(self) -> dict:
         """What a kept grasp satisfied (stored in the cache's metadata)."""
-        keys = ("settle_steps", "hold_steps", "tip_distance_max", "min_tip_contacts", "min_object_height", "scale")
+        keys = ("settle_steps", "hold_steps", "tip_distance_max", "min_tip_contacts", "min_object_height", "scale",
+                "min_tactile_force", "max_height_change", "max_orientation_change")
         return {k: getattr(self.cfg, k) for k in keys} | {
             "pose_noise": self.noise, "control_dt": self.cfg.physics.timestep * self.cfg.control_substeps,
             "physics": to_dict(self.cfg.physics)}
@@ -103,9 +120,16 @@ class InhandGraspEnv(VectorEnv):
                                self.joint_ranges[:, 0], self.joint_ranges[:, 1])
         self.backend.step(self.targets, cfg.control_substeps)
         self.progress += 1
+        nj = self.hand.num_joints
         settled = np.flatnonzero(self.progress == cfg.settle_steps)
+        weak = np.zeros(self.num_envs, bool)
+        if settled.size and cfg.min_tactile_force > 0:
+            # the fingers still press toward their perturbed targets: a grasp, not an object lying on them, has
+            # min_tip_contacts pads pressing this hard; the others end here (no hold spent on them)
+            pressing = (self.backend.tactile_forces()[settled] > cfg.min_tactile_force).sum(-1)
+            weak[settled[pressing < cfg.min_tip_contacts]] = True
+            settled = settled[pressing >= cfg.min_tip_contacts]
         if settled.size:  # snapshot, then restart from it as a rotation episode would
-            nj = self.hand.num_joints
             self.candidate[settled] = self._observe()[settled]
             row = self.candidate[settled].astype(np.float64)
             quat = row[:, nj + 3:] / np.linalg.norm(row[:, nj + 3:], axis=-1, keepdims=True)
@@ -115,8 +139,15 @@ class InhandGraspEnv(VectorEnv):
         tip_dist = np.linalg.norm(self.backend.fingertip_positions() - obj.pos[:, None], axis=-1).max(-1)
         contacts = self.backend.fingertip_contacts().sum(-1)
         terminated = ~np.isfinite(obj.pos).all(-1) | (obj.pos[:, 2] < cfg.min_object_height)
-        truncated = (self.progress >= cfg.settle_steps + cfg.hold_steps) & ~terminated
-        success = truncated & (tip_dist < cfg.tip_distance_max) & (contacts >= cfg.min_tip_contacts)
+        truncated = ((self.progress >= cfg.settle_steps + cfg.hold_steps) | weak) & ~terminated
+        success = truncated & ~weak & (tip_dist < cfg.tip_distance_max)
+        if cfg.min_tactile_force == 0:  # HORA's count at the end; pressing pads were counted at the snapshot
+            success &= contacts >= cfg.min_tip_contacts
+        nj = self.hand.num_joints
+        if cfg.max_height_change is not None:
+            success &= np.abs(obj.pos[:, 2] - self.candidate[:, nj + 2]) <= cfg.max_height_change
+        if cfg.max_orientation_change is not None:
+            success &= quat_angle(self.candidate[:, nj + 3:], obj.quat) <= cfg.max_orientation_change
         info = {"tip_contacts": contacts, "max_tip_distance": tip_dist}
         self.autoreset.restart_pending(self._reset_envs, terminated, truncated, success)
         obs, ended = self.autoreset.finish(terminated | truncated, self._observe(),

@@ -23,12 +23,15 @@ from ..rotations import rotation_about_axis, skew
 from ..scene import build_scene
 from . import autoreset, domain_rand, rewards
 from .config import InhandRotationConfig
-from .domain_rand import RandomPushes, sample_params
+from .domain_rand import RandomPushes, assign_scales, sample_params
 from .observations import FrameHistory, normalize_joints, to_unit_range
+from .presets import rotation_config
 from .start_states import load_start_grasps
+from .tactile import TactileFilter
 
 OBS_MODES = ("state", "privileged", "hora")
-PRIV_DIM = 9  # object position (3), scale, mass, friction, centre of mass (3)
+#: object position relative to its start (3), scale, mass, friction, centre of mass (3), gravity direction (3)
+PRIV_DIM = 12
 OBS_CLIP = 5.0  # HORA's clipObservations: every observation entry lies in [-5, 5]
 #: per-episode means in ``final_info``: object speed (m/s), mean |joint torque| (N m), |mechanical power| (W)
 EPISODE_MEANS = ("object_speed", "torque", "power")
@@ -42,8 +45,10 @@ def validate(cfg: InhandRotationConfig) -> None:
                 "render_width", "render_height"):
         require(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be >= 1")
     require(cfg.num_threads >= 0, "num_threads", cfg.num_threads, "must be >= 0 (0: all cores)")
-    for key in ("action_scale", "termination_height", "max_palm_distance"):
+    for key in ("action_scale", "termination_height", "max_palm_distance", "object_pos_radius", "tactile_max"):
         require(getattr(cfg, key) > 0, key, getattr(cfg, key), "must be > 0")
+    require(cfg.height_band is None or cfg.height_band > 0, "height_band", cfg.height_band, "must be > 0 m, or null")
+    require(0 <= cfg.tactile_smoothing < 1, "tactile_smoothing", cfg.tactile_smoothing, "an EMA weight, in [0, 1)")
     require_range("angvel_clip", cfg.angvel_clip)
     if np.linalg.norm(cfg.rotation_axis) < 1e-9:
         raise ValueError(f"rotation_axis={cfg.rotation_axis} has zero length")
@@ -60,7 +65,8 @@ class InhandRotationEnv(VectorEnv):
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **overrides):
         self.autoreset = autoreset.Autoreset(autoreset_mode, num_envs)
         self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset.mode}
-        cfg = apply_overrides(config or InhandRotationConfig(), overrides)
+        # the hand's own defaults (tasks/presets.py), then the caller's keywords
+        cfg = apply_overrides(config or rotation_config(overrides.get("hand", "allegro")), overrides)
         if max_episode_steps is not None and "episode_length" not in overrides:  # an explicit episode_length wins
             cfg = dataclasses.replace(cfg, episode_length=int(max_episode_steps))
         validate(cfg)
@@ -82,7 +88,9 @@ class InhandRotationEnv(VectorEnv):
         self._inv_nj = 1.0 / nj
 
         self.single_action_space = spaces.Box(-1.0, 1.0, (nj,), np.float32)
-        self.single_observation_space = self._make_obs_space(nj)
+        ntac = len(self.layout.tactile_sensors)
+        self.frame_size = 2 * nj + ntac
+        self.single_observation_space = self._make_obs_space()
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
 
@@ -92,8 +100,13 @@ class InhandRotationEnv(VectorEnv):
         self.progress = np.zeros(n, np.int64)
         self.limit = np.full(n, cfg.episode_length, np.int64)  # step at which each episode truncates
         frames = max(cfg.obs_frames, cfg.proprio_history if cfg.obs_mode == "hora" else 0)
-        self.history = FrameHistory(n, frames, nj)
+        self.history = FrameHistory(n, frames, nj, ntac)
+        dr = cfg.domain_rand
+        self.tactile = TactileFilter(n, ntac, cfg.tactile_max, cfg.tactile_smoothing,
+                                     dr.tactile_latency if dr.enabled else 0.0)
         self.priv = np.zeros((n, PRIV_DIM), np.float32)
+        self.scale_idx = np.zeros(n, np.int64)  # index into scale_list, per env for its life (assign_scales)
+        self.start_pos = np.zeros((n, 3))
         self.mass, self.scale = np.zeros(n), np.zeros(n)
         self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt)
         self.ep_angle = np.zeros(n)
@@ -103,28 +116,28 @@ class InhandRotationEnv(VectorEnv):
         self._ep_wall_start = np.zeros(n)
 
     # --- spaces and observations ----------------------------------------------------------
-    def _make_obs_space(self, nj: int) -> spaces.Space:
+    def _make_obs_space(self) -> spaces.Space:
         def box(*shape):
             return spaces.Box(-OBS_CLIP, OBS_CLIP, shape, np.float32)
-        state = box(self.cfg.obs_frames * 2 * nj)
+        state = box(self.cfg.obs_frames * self.frame_size)
         if self.cfg.obs_mode == "state":
             return state
         parts = {"state": state, "privileged_state": box(PRIV_DIM)}
         if self.cfg.obs_mode == "hora":
-            parts["proprio_history"] = box(self.cfg.proprio_history, 2 * nj)
+            parts["proprio_history"] = box(self.cfg.proprio_history, self.frame_size)
         return spaces.Dict(parts)
 
-    def _push_frame(self, q: np.ndarray) -> None:
+    def _push_frame(self, q: np.ndarray, tactile: np.ndarray) -> None:
         dr = self.cfg.domain_rand
         if dr.enabled and dr.joint_noise:
             q = q + self.np_random.uniform(-dr.joint_noise_scale, dr.joint_noise_scale, q.shape)
-        self.history.push(normalize_joints(q, self.joint_ranges), self.targets)
+        self.history.push(normalize_joints(q, self.joint_ranges), self.targets, tactile if tactile.size else None)
 
     def _observe(self):
         state = np.minimum(np.maximum(self.history.last(self.cfg.obs_frames), -OBS_CLIP), OBS_CLIP)
         if self.cfg.obs_mode == "state":
             return state
-        self.priv[:, 0:3] = self.backend.object_state().pos
+        self.priv[:, 0:3] = self.backend.object_state().pos - self.start_pos
         obs = {"state": state, "privileged_state": np.clip(self.priv, -OBS_CLIP, OBS_CLIP)}
         if self.cfg.obs_mode == "hora":
             obs["proprio_history"] = np.clip(self.history.buf[:, -self.cfg.proprio_history:], -OBS_CLIP, OBS_CLIP)
@@ -139,6 +152,8 @@ class InhandRotationEnv(VectorEnv):
             self._reset_rng = self.np_random.spawn(1)[0]
         mask = None if options is None else options.get("reset_mask")
         ids = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
+        if mask is None:  # a full reset splits the scales over the envs anew; later resets keep them
+            self.scale_idx[:] = assign_scales(len(self.cfg.domain_rand.scale_list), self.num_envs, self._reset_rng)
         self._reset_envs(ids)
         self.autoreset.on_reset(ids)
         if mask is None and self.cfg.stagger_episodes and self.num_envs > 1:
@@ -148,7 +163,8 @@ class InhandRotationEnv(VectorEnv):
 
     def _reset_envs(self, ids: np.ndarray) -> None:
         rng, dr = self._reset_rng, self.cfg.domain_rand
-        scale_idx, params, active = sample_params(dr, self.nominal, len(ids), rng)
+        scale_idx = self.scale_idx[ids]
+        params, active = sample_params(dr, self.nominal, scale_idx, rng)
         self.backend.set_params(ids, **{k: params[k] for k in active})
         rows = np.empty((len(ids), self.grasps[0].shape[1]))
         for k, cache in enumerate(self.grasps):  # loop over scales (a handful), not over envs
@@ -166,7 +182,9 @@ class InhandRotationEnv(VectorEnv):
         for acc in self.ep_sums.values():
             acc[ids] = 0.0
         self._prev_quat[ids] = obj_quat
+        self.start_pos[ids] = obj_pos
         self.pushes.reset(ids)
+        self.tactile.reset(ids)
         self.mass[ids], self.scale[ids] = params["object_mass"], params["object_scale"]
         if self.cfg.obs_mode != "state":
             self._set_privileged(ids, params)
@@ -179,8 +197,11 @@ class InhandRotationEnv(VectorEnv):
         hi = max(dr.scale_list) + dr.scale_jitter
         self.priv[ids, 3] = to_unit_range(params["object_scale"], lo, hi)
         self.priv[ids, 4] = to_unit_range(params["object_mass"], *dr.mass_range)
-        self.priv[ids, 5] = to_unit_range(params["friction"], *dr.friction_range)
+        friction = params["friction_scale" if dr.friction_relative else "friction"]
+        self.priv[ids, 5] = to_unit_range(friction, *dr.friction_range)
         self.priv[ids, 6:9] = to_unit_range(params["object_com"], *dr.com_range)
+        gravity = params["gravity"]
+        self.priv[ids, 9:12] = gravity / np.linalg.norm(gravity, axis=-1, keepdims=True)
 
     # --- step -----------------------------------------------------------------------------
     def step(self, actions):
@@ -210,9 +231,14 @@ class InhandRotationEnv(VectorEnv):
         finite = np.isfinite(obj.pos.sum(-1) + q.sum(-1))
         terminated = ~finite | (obj.pos[:, 2] < cfg.termination_height) | \
             (palm_dist2 > cfg.max_palm_distance * cfg.max_palm_distance)
+        moved = obj.pos - self.start_pos
+        if cfg.height_band is not None:
+            terminated |= np.abs(moved[:, 2]) > cfg.height_band
         terms = rewards.weighted_terms(cfg.rewards, self.control_dt, angvel=obj.angvel, axis=self.axis,
                                        clip=cfg.angvel_clip, linvel=obj.linvel, joint_pos=q,
-                                       start_pose=self.start_pose, tau=tau, joint_vel=qd, fell=terminated)
+                                       start_pose=self.start_pose, tau=tau, joint_vel=qd, fell=terminated,
+                                       object_offset=np.sqrt(np.einsum("ij,ij->i", moved, moved)),
+                                       object_radius=cfg.object_pos_radius)
         reward = sum(terms.values())
         sums = self.ep_sums
         sums["object_speed"] += np.sqrt(np.einsum("ij,ij->i", obj.linvel, obj.linvel))
@@ -225,7 +251,7 @@ class InhandRotationEnv(VectorEnv):
         self.ep_angle += turned
         self.progress += 1
         truncated = (self.progress >= self.limit) & ~terminated
-        self._push_frame(q)
+        self._push_frame(q, self.tactile.update(self.backend.tactile_forces(), self.np_random))
         info = {
             "reward_terms": terms,
             "rotation_speed": turned / self.control_dt,        # rad/s about the task axis, unclipped

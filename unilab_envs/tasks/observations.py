@@ -18,21 +18,26 @@ def to_unit_range(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 class FrameHistory:
-    """The last ``length`` frames of (normalised noisy joints, joint targets) per env, oldest first."""
+    """The last ``length`` frames per env, oldest first. A frame is (normalised noisy joints, joint
+    targets, tactile readings): ``2 * num_joints + num_tactile`` values (no tactile part for a hand
+    without pads)."""
 
-    def __init__(self, num_envs: int, length: int, num_joints: int):
+    def __init__(self, num_envs: int, length: int, num_joints: int, num_tactile: int = 0):
         self.nj = num_joints
-        self.buf = np.zeros((num_envs, length, 2 * num_joints), dtype=np.float32)
+        self.buf = np.zeros((num_envs, length, 2 * num_joints + num_tactile), dtype=np.float32)
 
-    def push(self, joints: np.ndarray, targets: np.ndarray) -> None:
+    def push(self, joints: np.ndarray, targets: np.ndarray, tactile: np.ndarray | None = None) -> None:
         self.buf[:, :-1] = self.buf[:, 1:]
         self.buf[:, -1, :self.nj] = joints
-        self.buf[:, -1, self.nj:] = targets
+        self.buf[:, -1, self.nj:2 * self.nj] = targets
+        if tactile is not None:
+            self.buf[:, -1, 2 * self.nj:] = tactile
 
     def fill(self, ids: np.ndarray, joints: np.ndarray, targets: np.ndarray) -> None:
-        """Start envs ``ids`` with every frame equal to the given one (as HORA at reset)."""
+        """Start envs ``ids`` with every frame equal to the given one (as HORA at reset), tactile 0."""
         self.buf[ids, :, :self.nj] = joints[:, None]
-        self.buf[ids, :, self.nj:] = targets[:, None]
+        self.buf[ids, :, self.nj:2 * self.nj] = targets[:, None]
+        self.buf[ids, :, 2 * self.nj:] = 0.0
 
     def last(self, frames: int) -> np.ndarray:
         """(N, frames * 2 * nj) flattened newest ``frames`` frames."""

@@ -36,6 +36,12 @@ def work(tau: np.ndarray, joint_vel: np.ndarray) -> np.ndarray:
     return np.square((tau * joint_vel).sum(-1))
 
 
+def object_pos(offset: np.ndarray, radius: float) -> np.ndarray:
+    """``max(0, 1 - |p - p_start| / radius)``: 1 with the object where the episode started, 0 from
+    ``radius`` (m) away; bounded, so it never outweighs the rotate term (README: what it is worth)."""
+    return np.maximum(1.0 - offset * (1.0 / radius), 0.0)
+
+
 def fall(fell: np.ndarray) -> np.ndarray:
     """1 at the step the object drops or leaves the hand, else 0 (IsaacGymEnvs' ``fall_penalty``)."""
     return fell.astype(np.float64)
@@ -46,7 +52,7 @@ EVENTS = ("fall",)
 
 
 def weighted_terms(scales: RewardScales, dt: float, *, angvel, axis, clip, linvel, joint_pos,
-                   start_pose, tau, joint_vel, fell) -> dict[str, np.ndarray]:
+                   start_pose, tau, joint_vel, fell, object_offset, object_radius) -> dict[str, np.ndarray]:
     """Every term times its scale (and ``dt`` unless it is an event); the reward is the sum of the values."""
     raw = {
         "rotate": rotate(angvel, axis, clip),
@@ -55,9 +61,10 @@ def weighted_terms(scales: RewardScales, dt: float, *, angvel, axis, clip, linve
         "torque": torque(tau),
         "work": work(tau, joint_vel),
         "fall": fall(fell),
+        "object_pos": object_pos(object_offset, object_radius),
     }
     return {name: value * (getattr(scales, name) * (1.0 if name in EVENTS else dt)) for name, value in raw.items()}
 
 
-TERMS = ("rotate", "object_linvel", "pose_diff", "torque", "work", "fall")
+TERMS = ("rotate", "object_linvel", "pose_diff", "torque", "work", "fall", "object_pos")
 assert set(TERMS) == set(RewardScales.__dataclass_fields__), "every reward term needs a scale"

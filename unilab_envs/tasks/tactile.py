@@ -1,0 +1,28 @@
+"""Tactile readings as a policy sees them: pad forces clipped, smoothed, sometimes stale."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class TactileFilter:
+    """Per env and pad: ``min(force, max_force)``, then an EMA (``smoothing`` = weight of the previous
+    reading), and with probability ``latency`` per step and pad the previous reading is kept (a stale
+    sensor). Readings start at 0 after a reset: no contact has been measured yet."""
+
+    def __init__(self, num_envs: int, num_pads: int, max_force: float, smoothing: float, latency: float):
+        self.max_force, self.smoothing, self.latency = max_force, smoothing, latency
+        self.value = np.zeros((num_envs, num_pads))
+
+    def update(self, forces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Fold this step's raw forces (N, pads) into the readings and return them (N)."""
+        if self.value.shape[1] == 0:
+            return self.value
+        fresh = self.smoothing * self.value + (1.0 - self.smoothing) * np.minimum(forces, self.max_force)
+        if self.latency > 0:
+            stale = rng.random(self.value.shape) < self.latency
+            fresh = np.where(stale, self.value, fresh)
+        self.value = fresh
+        return self.value
+
+    def reset(self, ids: np.ndarray) -> None:
+        self.value[ids] = 0.0
