@@ -8,6 +8,7 @@ or physics that lose grip, show up here first.
 
     python benchmarks/hold_rate.py                   # 256 envs, 20 s, nominal and full DR
     python benchmarks/hold_rate.py --config legacy    # another physics config (a preset or key=value,...)
+    python benchmarks/hold_rate.py --env-id SharpaInhandRotation-v0 --out benchmarks/results/hold_rate_sharpa.json
 """
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ RESULTS = Path(__file__).parent / "results"
 MODES = {"nominal": {"domain_rand": {"enabled": False}}, "full DR": {}}
 
 
-def hold(num_envs: int, seconds: float, seed: int, overrides: dict, tmp: Path) -> dict:
+def hold(env_id: str, num_envs: int, seconds: float, seed: int, overrides: dict, tmp: Path) -> dict:
     """Seconds each env's first episode lasted (capped at ``seconds``) and hold shares at 2 s and 20 s."""
-    envs = make_env("AllegroInhandRotation-v0", num_envs,
+    envs = make_env(env_id, num_envs,
                     {"stagger_episodes": False, "episode_length": 10**6, **overrides}, tmp, grasps=5000)
     envs.reset(seed=seed)
     steps = round(seconds / envs.control_dt)
@@ -52,6 +53,7 @@ def hold(num_envs: int, seconds: float, seed: int, overrides: dict, tmp: Path) -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="default", help="a preset (legacy) or 'key=value,key=value' overrides")
+    p.add_argument("--env-id", default="AllegroInhandRotation-v0")
     p.add_argument("--num-envs", type=int, default=256)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=0)
@@ -61,12 +63,12 @@ def main() -> None:
     results = {}
     with MachineLoad() as load, tempfile.TemporaryDirectory() as tmp:
         for mode, kw in MODES.items():
-            r = hold(args.num_envs, args.seconds, args.seed, kw | overrides, Path(tmp))
+            r = hold(args.env_id, args.num_envs, args.seconds, args.seed, kw | overrides, Path(tmp))
             results[mode] = r
             print(f"{mode:>8}: {r['held_2s']:.1%} hold 2 s, {r[f'held_{args.seconds:g}s']:.1%} hold "
                   f"{args.seconds:g} s, mean {r['mean_seconds_held']:.1f} s held "
                   f"({args.num_envs} envs, zero action)", flush=True)
-    out = {"machine": machine_info(), "config": args.config, "overrides": overrides,
+    out = {"machine": machine_info(), "env_id": args.env_id, "config": args.config, "overrides": overrides,
            "others_cpu_share": load.others_share, "results": results}
     path = args.out or RESULTS / ("hold_rate.json" if args.config == "default" else f"hold_rate_{args.config}.json")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Roll out AllegroInhandRotation-v0 with a fixed policy and report physical metrics.
+"""Roll out AllegroInhandRotation-v0 (or --env-id ...) with a fixed policy and report physical metrics.
 
     python examples/rollout.py                          # 256 envs, hold still (zero action), 20 s
     python examples/rollout.py --policy random --video rollout.mp4
@@ -19,6 +19,7 @@ import unilab_envs  # noqa: F401  (registers the env ids)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env-id", default="AllegroInhandRotation-v0")
     parser.add_argument("--num-envs", type=int, default=256)
     parser.add_argument("--steps", type=int, default=400, help="control steps (20 Hz)")
     parser.add_argument("--policy", choices=["zero", "random"], default="zero")
@@ -32,7 +33,7 @@ def main() -> None:
         kwargs["domain_rand"] = {"enabled": False}
     if args.video:
         kwargs["render_mode"] = "rgb_array"
-    envs = gym.make_vec("AllegroInhandRotation-v0", num_envs=args.num_envs, **kwargs)
+    envs = gym.make_vec(args.env_id, num_envs=args.num_envs, **kwargs)
     envs.reset(seed=args.seed)
     rng = np.random.default_rng(args.seed)
     frames, episodes = [], []

@@ -21,7 +21,8 @@ from .conftest import TEST_GRASPS
 
 def test_every_registered_rotation_env_ships_a_current_cache_for_each_default_scale():
     caches = shipped_caches()
-    assert {c.env_id for c in caches} >= {"AllegroInhandRotation-v0"}
+    assert {c.env_id for c in caches} >= {"AllegroInhandRotation-v0", "SharpaInhandRotation-v0"}
+    assert sorted(c.scale for c in caches if c.hand == "sharpa") == [0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6]
     for c in caches:
         # fails after any change to a hand, object or solver option until the caches are regenerated:
         #   python -m unilab_envs.grasp_cache.shipped
@@ -29,16 +30,17 @@ def test_every_registered_rotation_env_ships_a_current_cache_for_each_default_sc
         assert len(np.load(c.path)) == SHIPPED_GRASPS
 
 
-def test_gym_make_works_on_a_fresh_install_offline(tmp_path):
-    """No local cache, no Hub, no prior command: the shipped cache is used."""
+@pytest.mark.parametrize("env_id, scales", [("AllegroInhandRotation-v0", 1), ("SharpaInhandRotation-v0", 9)])
+def test_gym_make_works_on_a_fresh_install_offline(tmp_path, env_id, scales):
+    """No local cache, no Hub, no prior command: the shipped caches are used."""
     env = {k: v for k, v in os.environ.items() if k not in ("UNILAB_CACHE_DIR", "XDG_CACHE_HOME")}
     env.update(HOME=str(tmp_path), HF_HUB_OFFLINE="1")
     code = ("import gymnasium as gym, unilab_envs\n"
-            "env = gym.make('AllegroInhandRotation-v0'); env.reset(seed=0)\n"
-            "vec = env.unwrapped.vector_env; print(len(vec.grasps[0]))\n")
+            f"env = gym.make('{env_id}'); env.reset(seed=0)\n"
+            "vec = env.unwrapped.vector_env; print(len(vec.grasps), len(vec.grasps[0]))\n")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split()[-1] == str(SHIPPED_GRASPS)
+    assert out.stdout.split()[-2:] == [str(scales), str(SHIPPED_GRASPS)]
     assert not (tmp_path / ".cache" / "unilab_envs").exists()  # nothing was generated or downloaded
 
 

@@ -45,6 +45,21 @@ def test_layers_env_defaults_come_from_the_dataclass_and_files_override_in_order
     assert list(cfg.algo.net_arch) == [512, 256, 128] and cfg.algo.activation == "elu"
 
 
+@pytest.mark.parametrize("algo, task", [("ppo", "sharpa_inhand"), ("appo", "sharpa_inhand"),
+                                        ("ppo", "sharpa_inhand_grasp")])
+def test_sharpa_runs_start_from_the_hands_own_env_defaults(algo, task):
+    from unilab_envs.tasks.presets import rotation_config
+
+    cfg = C.compose(algo, task, "mujoco", root=ROOT)
+    sharpa = rotation_config("sharpa")
+    assert cfg.env.hand == "sharpa" and cfg.env.object_type == sharpa.object_type
+    assert tuple(cfg.env.domain_rand.scale_list) == sharpa.domain_rand.scale_list
+    assert cfg.env.rewards.rotate == sharpa.rewards.rotate and cfg.env.height_band == sharpa.height_band
+    C.validate_env(cfg)
+    if task == "sharpa_inhand":
+        assert cfg.env.rewards.fall == -10.0  # the task file's one change
+
+
 def test_overrides_parse_numbers_lists_bools_and_null():
     cfg = C.compose("ppo", "allegro_inhand", "mujoco", root=ROOT, overrides=[
         "training.num_envs=16", "env.domain_rand.scale_list=[0.9, 1.0]", "env.domain_rand.enabled=false",
