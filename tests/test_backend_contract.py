@@ -132,3 +132,23 @@ def test_object_velocities_are_in_the_world_frame(backend):
     np.testing.assert_allclose(obj.quat[0], data.sensor("object_quat").data, atol=1e-12)
     np.testing.assert_allclose(obj.linvel[0], data.sensor("object_linvel").data, atol=1e-10)
     np.testing.assert_allclose(obj.angvel[0], data.sensor("object_angvel").data, atol=1e-10)
+
+
+def test_gravity_is_a_per_env_parameter(backend):
+    place(backend)
+    tilted = np.array([[0.0, 0.0, -G], [G * np.sin(0.3), 0.0, -G * np.cos(0.3)], [0.0, 0.0, -G]])
+    backend.set_params(np.arange(3), gravity=tilted)
+    backend.step(np.tile(ALLEGRO.home_pose, (3, 1)), substeps(backend, 0.1))
+    v = backend.object_state().linvel
+    assert v[1, 0] > 0.1 and abs(v[0, 0]) < 1e-6, "env 1 falls sideways, env 0 straight down"
+    np.testing.assert_allclose(v[0], v[2], atol=1e-9)
+
+
+def test_friction_is_set_absolutely_or_relatively_not_both_at_once(backend):
+    with pytest.raises(ValueError, match="not both"):
+        backend.set_params([0], friction=np.array([1.0]), friction_scale=np.array([1.0]))
+
+
+def test_a_hand_without_pads_has_no_tactile_readings(backend):
+    place(backend)
+    assert backend.tactile_forces().shape == (3, 0)
