@@ -7,6 +7,7 @@ fail until they are regenerated with
 
     python -m unilab_envs.grasp_cache.shipped            # all of them (5,000 grasps each)
     python -m unilab_envs.grasp_cache.shipped --only SharpaInhandRotation-v0   # one env's
+    python -m unilab_envs.grasp_cache.shipped --missing  # only the absent or stale ones
     python -m unilab_envs.grasp_cache.shipped --check    # list them and whether each is current
 """
 from __future__ import annotations
@@ -68,14 +69,16 @@ def check(cache: ShippedCache) -> str | None:
     return None
 
 
-def regenerate(num_grasps: int = SHIPPED_GRASPS, seed: int = 0, only: list[str] | None = None) -> list[Path]:
-    """Collect the shipped caches (of the env ids in ``only``, default all) anew with each hand's default
-    physics (atomic writes)."""
+def regenerate(num_grasps: int = SHIPPED_GRASPS, seed: int = 0, only: list[str] | None = None,
+               missing: bool = False) -> list[Path]:
+    """Collect the shipped caches (of the env ids in ``only``, default all; with ``missing`` only those that are
+    absent or stale) anew with each hand's default physics (atomic writes; an interrupted one resumes)."""
     from ..collect_grasps import collect_grasps
 
     SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
+    todo = [c for c in shipped_caches() if (not only or c.env_id in only) and not (missing and check(c) is None)]
     return [collect_grasps(c.path, hand=c.hand, object_type=c.object_type, scale=c.scale, num_grasps=num_grasps,
-                           seed=seed) for c in shipped_caches() if not only or c.env_id in only]
+                           seed=seed) for c in todo]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,9 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="only report whether each shipped cache is current")
     p.add_argument("--num-grasps", type=int, default=SHIPPED_GRASPS)
     p.add_argument("--only", nargs="+", metavar="ENV_ID", help="regenerate only these envs' caches")
+    p.add_argument("--missing", action="store_true", help="regenerate only the absent or stale caches")
     args = p.parse_args(argv)
     if not args.check:
-        for path in regenerate(args.num_grasps, only=args.only):
+        for path in regenerate(args.num_grasps, only=args.only, missing=args.missing):
             print(path)
     bad = 0
     for c in shipped_caches():
