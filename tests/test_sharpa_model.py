@@ -151,8 +151,10 @@ def test_the_sheets_exclusions_are_kept_and_every_pair_that_can_touch_is_tested(
                 for s in model.exclude_signature}
     vendor = {("palm", b) for b in ("th_cmc_vl", "th_mc", "ff_mcp_vl", "mf_mcp_vl", "rf_mcp_vl", "ff_pp", "mf_pp",
                                     "rf_pp", "lf_mc")} | {("th_mc", "th_pp"), ("lf_mc", "lf_pp")}
+    ours = {("lf_pp", "palm")}  # the palm box overlaps the pinky's proximal capsule (see the MJCF)
     assert {tuple(sorted(p)) for p in vendor} <= excluded
     # a fresh sample of poses (other seed than the audit's): no excluded pair comes within 2 mm
     close = near_pairs(model, margin=0.002, samples=5000, seed=7)
-    assert not (close & excluded - {tuple(sorted(p)) for p in vendor})
+    assert ours <= excluded
+    assert not (close & excluded - {tuple(sorted(p)) for p in vendor | ours})
     assert tested_pairs(model), "self-collision must stay on for pairs that can touch"
