@@ -2,6 +2,7 @@
 randomisation, nine scales and their caches (the shipped ones)."""
 from __future__ import annotations
 
+import functools
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -16,19 +17,9 @@ NOMINAL = {"domain_rand.enabled": False}
 
 
 @pytest.fixture
-def make(tmp_path, monkeypatch):
-    """make_vec of the Sharpa env with an empty local cache folder: the shipped caches are found."""
-    monkeypatch.setenv("UNILAB_CACHE_DIR", str(tmp_path))
-    made = []
-
-    def _make(num_envs=4, env_id=ID, **kwargs):
-        env = gym.make_vec(env_id, num_envs=num_envs, **kwargs)
-        made.append(env)
-        return env
-
-    yield _make
-    for env in made:
-        env.close()
+def make(make_vec):
+    """conftest's make_vec for the Sharpa env (its cache folder holds no Sharpa cache: the shipped ones are used)."""
+    return functools.partial(make_vec, env_id=ID)
 
 
 def test_gym_make_passes_check_env_with_the_issue_spaces(tmp_path, monkeypatch):
