@@ -3,6 +3,7 @@ randomisation, nine scales and their caches (the shipped ones)."""
 from __future__ import annotations
 
 import functools
+
 import gymnasium as gym
 import numpy as np
 import pytest
