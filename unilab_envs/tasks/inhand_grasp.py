@@ -143,7 +143,6 @@ class InhandGraspEnv(VectorEnv):
         success = truncated & ~weak & (tip_dist < cfg.tip_distance_max)
         if cfg.min_tactile_force == 0:  # HORA's count at the end; pressing pads were counted at the snapshot
             success &= contacts >= cfg.min_tip_contacts
-        nj = self.hand.num_joints
         if cfg.max_height_change is not None:
             success &= np.abs(obj.pos[:, 2] - self.candidate[:, nj + 2]) <= cfg.max_height_change
         if cfg.max_orientation_change is not None:

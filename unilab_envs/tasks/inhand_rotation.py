@@ -127,11 +127,12 @@ class InhandRotationEnv(VectorEnv):
             parts["proprio_history"] = box(self.cfg.proprio_history, self.frame_size)
         return spaces.Dict(parts)
 
-    def _push_frame(self, q: np.ndarray, tactile: np.ndarray) -> None:
+    def _push_frame(self, q: np.ndarray) -> None:
         dr = self.cfg.domain_rand
         if dr.enabled and dr.joint_noise:
             q = q + self.np_random.uniform(-dr.joint_noise_scale, dr.joint_noise_scale, q.shape)
-        self.history.push(normalize_joints(q, self.joint_ranges), self.targets, tactile if tactile.size else None)
+        tactile = self.tactile.update(self.backend.tactile_forces(), self.np_random) if self.tactile.active else None
+        self.history.push(normalize_joints(q, self.joint_ranges), self.targets, tactile)
 
     def _observe(self):
         state = np.minimum(np.maximum(self.history.last(self.cfg.obs_frames), -OBS_CLIP), OBS_CLIP)
@@ -251,7 +252,7 @@ class InhandRotationEnv(VectorEnv):
         self.ep_angle += turned
         self.progress += 1
         truncated = (self.progress >= self.limit) & ~terminated
-        self._push_frame(q, self.tactile.update(self.backend.tactile_forces(), self.np_random))
+        self._push_frame(q)
         info = {
             "reward_terms": terms,
             "rotation_speed": turned / self.control_dt,        # rad/s about the task axis, unclipped

@@ -15,13 +15,12 @@ from .config import DomainRandConfig, GraspConfig, InhandRotationConfig, RewardS
 #: impratio 3, not Allegro's 10: at 10 the light, small object was sometimes ejected at unphysical speed (a friction
 #: overshoot); 3 removes nearly all of it and keeps the hold rates (README, "Timing and stability").
 _SHARPA_PHYSICS = PhysicsOptions(impratio=3.0)
-_SHARPA_SUBSTEPS = 6
 SHARPA_SCALES = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6)
 
 ROTATION: dict[str, InhandRotationConfig] = {
     "allegro": InhandRotationConfig(),
     "sharpa": InhandRotationConfig(
-        hand="sharpa", object_type="small_cylinder", physics=_SHARPA_PHYSICS, control_substeps=_SHARPA_SUBSTEPS,
+        hand="sharpa", object_type="small_cylinder", physics=_SHARPA_PHYSICS,
         rotation_sign=1.0,                    # counter-clockwise about world +z, seen from above
         termination_height=0.45,              # below the palm (at 0.5 m): the height band ends episodes first
         max_palm_distance=0.16, height_band=0.02,
@@ -37,7 +36,7 @@ ROTATION: dict[str, InhandRotationConfig] = {
 GRASP: dict[str, GraspConfig] = {
     "allegro": GraspConfig(),
     "sharpa": GraspConfig(
-        hand="sharpa", object_type="small_cylinder", physics=_SHARPA_PHYSICS, control_substeps=_SHARPA_SUBSTEPS,
+        hand="sharpa", object_type="small_cylinder", physics=_SHARPA_PHYSICS,
         object_noise=0.0, min_tip_contacts=3, min_tactile_force=0.5, min_object_height=0.55,
         max_height_change=0.005, max_orientation_change=math.radians(30.0)),
 }

@@ -12,11 +12,10 @@ class TactileFilter:
     def __init__(self, num_envs: int, num_pads: int, max_force: float, smoothing: float, latency: float):
         self.max_force, self.smoothing, self.latency = max_force, smoothing, latency
         self.value = np.zeros((num_envs, num_pads))
+        self.active = num_pads > 0  # a hand without pads: no reading is taken at all
 
     def update(self, forces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Fold this step's raw forces (N, pads) into the readings and return them (N)."""
-        if self.value.shape[1] == 0:
-            return self.value
         fresh = self.smoothing * self.value + (1.0 - self.smoothing) * np.minimum(forces, self.max_force)
         if self.latency > 0:
             stale = rng.random(self.value.shape) < self.latency
