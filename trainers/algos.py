@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-ALGOS = {"ppo": "trainers.ppo", "appo": "trainers.appo"}
+ALGOS = {"ppo": "trainers.ppo", "appo": "trainers.appo", "hora_distill": "trainers.hora_distill"}
 
 
 def get_algo(name: str) -> ModuleType:

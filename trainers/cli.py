@@ -1,6 +1,8 @@
 """The ``train``, ``eval`` and ``export`` commands.
 
     train --algo ppo --task allegro_inhand --sim mujoco [--profile P] [flags] [key=value ...]
+    train --algo ppo --task allegro_inhand --sim mujoco --profile hora          # HORA teacher
+    train --algo hora_distill --task allegro_inhand --sim mujoco teacher.load_run=-1   # HORA student
     eval  --algo ppo --task allegro_inhand --sim mujoco --load-run -1 [--checkpoint -1] [key=value ...]
     python -m trainers eval ...      # where the shell's builtin `eval` shadows the console script
     unilab-eval ...                  # the same, namespaced
@@ -33,7 +35,7 @@ FLAGS = {  # flag dest -> config key
 
 def parser(command: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=command, description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--algo", required=True, help="ppo | appo")
+    p.add_argument("--algo", required=True, help="ppo | appo | hora_distill")
     p.add_argument("--task", required=True, help="e.g. allegro_inhand, allegro_inhand_grasp")
     p.add_argument("--sim", default="mujoco", help="physics backend (default: mujoco)")
     p.add_argument("--profile", default=None, help="config variant: conf/<algo>/task/<task>/<sim>_<profile>.yaml")
@@ -101,6 +103,7 @@ def train(argv: list[str] | None = None) -> int:
     algo = get_algo(args.algo)
     if args.resume:
         run_dir = runs.find_run(runs.experiment_dir(cfg), args.load_run)
+        runs.check_profile(run_dir, args.profile)
         cfg = saved_config(run_dir, args)
         config_mod.validate_env(cfg)
         algo.validate(cfg)
@@ -162,6 +165,7 @@ def _locate(args: argparse.Namespace) -> tuple[object, Path, Path, DictConfig]:
         raise SystemExit(f"--task {args.task} collects grasps and has no policy to evaluate or export")
     algo = get_algo(args.algo)
     run_dir = runs.find_run(runs.experiment_dir(cfg), args.load_run)
+    runs.check_profile(run_dir, args.profile)
     ckpt = runs.pick_checkpoint(algo.list_checkpoints(run_dir), args.checkpoint, run_dir, algo.checkpoint_iteration)
     return algo, run_dir, ckpt, saved_config(run_dir, args)
 
@@ -172,11 +176,12 @@ def evaluate(argv: list[str] | None = None) -> int:
 
     args = parse("eval", argv)
     algo, run_dir, ckpt, cfg = _locate(args)
-    actor, _ = algo.load_actor(run_dir, ckpt)
+    actor, info = algo.load_actor(run_dir, ckpt)
     ev = cfg.eval
     t0 = time.time()
+    observer = info["eval_observer"]() if "eval_observer" in info else None  # a HORA student: its latent error
     result = run_eval(env_factory(cfg), actor, ev.episodes, ev.num_envs, ev.seed, list(cfg.env.domain_rand.scale_list),
-                      progress=cfg.training.progress_bar)
+                      progress=cfg.training.progress_bar, observer=observer)
     result |= {"run": str(run_dir), "checkpoint": str(ckpt), "wall_seconds": round(time.time() - t0, 1),
                "config": OmegaConf.to_container(cfg.eval)}
     if ev.video:
@@ -185,6 +190,9 @@ def evaluate(argv: list[str] | None = None) -> int:
     out = run_dir / "eval" / f"{ckpt.stem}_{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"  # never overwrite a result
     runs.write_json(out, result)
     print(format_table(result, title=f"{cfg.task.env_id} | {run_dir.name} | {ckpt.name}"))
+    if "latent_mse" in result:
+        dims = " ".join(f"{x:.4f}" for x in result["latent_mse_per_dim"])
+        print(f"latent error against the teacher (MSE of z, in (-1, 1)): {result['latent_mse']:.4f}; per dim: {dims}")
     print(f"results: {out}")
     return 0
 

@@ -8,9 +8,11 @@ Layers, each merged over the last (OmegaConf):
 3. ``conf/sim/<sim>.yaml``: the backend;
 4. ``conf/task/<task>.yaml``: the task (env id, hand, object);
 5. ``conf/<algo>/algo.yaml``: the algorithm's hyper-parameters;
-6. ``conf/<algo>/task/<task>/<sim>[_<profile>].yaml``: this combination; its optional ``defaults: [name]``
+6. ``conf/profile/<profile>.yaml`` (with ``--profile``): what a profile changes for every algo and task
+   (``hora``: the privileged observation and the encoder's sizes);
+7. ``conf/<algo>/task/<task>/<sim>[_<profile>].yaml``: this combination; its optional ``defaults: [name]``
    list composes sibling files first (``mujoco_hora.yaml`` starts from ``mujoco.yaml``);
-7. flags (``--num-envs`` ...), then dotted ``key=value`` overrides.
+8. flags (``--num-envs`` ...), then dotted ``key=value`` overrides.
 
 A combination is configured exactly when its file in step 6 exists.
 """
@@ -164,8 +166,10 @@ def compose(algo: str, task: str, sim: str, profile: str | None = None,
         raise ConfigError(f"no config for --algo {algo} --task {task} --sim {sim}"
                           f"{' --profile ' + profile if profile else ''} ({leaf} does not exist). "
                           f"Configured combinations:\n  {combos}")
-    parts = [_load(p) for p in (root / "sim" / f"{sim}.yaml", root / "task" / f"{task}.yaml", root / algo / "algo.yaml")
-             if p.is_file()]
+    files = [root / "sim" / f"{sim}.yaml", root / "task" / f"{task}.yaml", root / algo / "algo.yaml"]
+    if profile:
+        files.append(root / "profile" / f"{profile}.yaml")
+    parts = [_load(p) for p in files if p.is_file()]
     hand = OmegaConf.select(OmegaConf.merge(*parts), "env.hand", default="allegro") if parts else "allegro"
     layers = [OmegaConf.create({"env": to_dict(_env_defaults(hand))}), _load(root / "defaults.yaml"), *parts]
     layers += _leaf_layers(leaf)
@@ -188,12 +192,24 @@ def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg.env, resolve=True)
 
 
-def require_state_observations(cfg: DictConfig, algo: str) -> None:
-    """The plain PPO/APPO trainers take the env's ``state`` observation (one vector)."""
-    if cfg.env.obs_mode != "state":
+def is_hora(cfg: DictConfig) -> bool:
+    """A HORA teacher run (``--profile hora``): privileged observation, privileged encoder."""
+    return OmegaConf.select(cfg, "run.profile") == "hora"
+
+
+def require_obs_mode(cfg: DictConfig, algo: str) -> None:
+    """A plain PPO/APPO run takes the env's ``state`` vector; a HORA teacher (``--profile hora``) takes the
+    ``privileged`` Dict (``hora`` also works: its history is left unused)."""
+    mode = cfg.env.obs_mode
+    if is_hora(cfg):
+        if mode not in ("privileged", "hora"):
+            raise ConfigError(f"--algo {algo} --profile hora trains a teacher on env.obs_mode=privileged (state + "
+                              f"privileged facts); env.obs_mode={mode} has no privileged facts: set "
+                              f"env.obs_mode=privileged")
+    elif mode != "state":
         raise ConfigError(f"--algo {algo} (no --profile) trains on env.obs_mode=state, a single vector; "
-                          f"env.obs_mode={cfg.env.obs_mode} (a Dict with privileged facts) is for a HORA teacher or "
-                          f"student, whose --profile hora is not configured yet: set env.obs_mode=state")
+                          f"env.obs_mode={mode} (a Dict with privileged facts) is for a HORA teacher "
+                          f"(--profile hora) or student (--algo hora_distill): set env.obs_mode=state")
 
 
 def validate_env(cfg: DictConfig) -> None:

@@ -26,16 +26,22 @@ METRICS = {
 }
 
 
-def act(actor: torch.nn.Module) -> Callable[[np.ndarray], np.ndarray]:
-    def policy(obs: np.ndarray) -> np.ndarray:
+def act(actor: torch.nn.Module) -> Callable:
+    """The actor as a numpy policy. An actor with ``input_keys`` (a HORA teacher or student) takes those
+    entries of the env's Dict observation, in that order; others take the observation itself."""
+    keys = getattr(actor, "input_keys", None)
+
+    def policy(obs) -> np.ndarray:
+        inputs = [obs[k] for k in keys] if keys else [obs]
         with torch.no_grad():
-            return actor(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+            return actor(*(torch.as_tensor(x, dtype=torch.float32) for x in inputs)).numpy()
     return policy
 
 
-def run_episodes(env: gym.vector.VectorEnv, policy: Callable[[np.ndarray], np.ndarray], per_env: int,
-                 seed: int, progress: bool = True) -> dict[str, np.ndarray]:
-    """``per_env`` finished episodes of every env: their ``final_info`` stats as arrays."""
+def run_episodes(env: gym.vector.VectorEnv, policy: Callable, per_env: int, seed: int, progress: bool = True,
+                 observer: Callable | None = None) -> dict[str, np.ndarray]:
+    """``per_env`` finished episodes of every env: their ``final_info`` stats as arrays. ``observer(obs)``,
+    if given, sees every observation the policy acts on."""
     from tqdm.auto import tqdm
 
     n = env.num_envs
@@ -44,6 +50,8 @@ def run_episodes(env: gym.vector.VectorEnv, policy: Callable[[np.ndarray], np.nd
     obs, _ = env.reset(seed=seed)
     with tqdm(total=n * per_env, desc="eval", unit="ep", disable=not progress, mininterval=1.0) as bar:
         while (done_count < per_env).any():
+            if observer is not None:
+                observer(obs)
             obs, _, _, _, info = env.step(policy(obs))
             if "final_info" not in info:
                 continue
@@ -73,15 +81,19 @@ def summarize(stats: dict[str, np.ndarray], scale_list: list[float]) -> dict:
 
 
 def evaluate(make_env: Callable[..., gym.vector.VectorEnv], actor: torch.nn.Module, episodes: int, num_envs: int,
-             seed: int, scale_list: list[float], progress: bool = True) -> dict:
+             seed: int, scale_list: list[float], progress: bool = True, observer=None) -> dict:
+    """The table's metrics over ``episodes`` deterministic episodes. ``observer`` (optional) is called with
+    every observation and its ``result()`` dict joins the result (a HORA student's latent error)."""
     if episodes < 1 or num_envs < 1:
         raise ValueError(f"eval.episodes={episodes} and eval.num_envs={num_envs} must be >= 1")
     num_envs = min(num_envs, episodes)
     per_env = math.ceil(episodes / num_envs)
     env = make_env(num_envs, stagger_episodes=False)
     try:
-        stats = run_episodes(env, act(actor), per_env, seed, progress)
+        stats = run_episodes(env, act(actor), per_env, seed, progress, observer)
         result = summarize(stats, scale_list)
+        if observer is not None:
+            result |= observer.result()
         result["episode_length_s"] = float(env.unwrapped.cfg.episode_length * env.unwrapped.control_dt) \
             if hasattr(env.unwrapped, "cfg") else None
     finally:

@@ -20,7 +20,7 @@ from unilab_envs.wrappers.sb3 import SB3VecEnv
 
 from . import config as config_mod
 from . import runs
-from .ppo_model import AdaptivePPO, PPOActor, policy_kwargs
+from .ppo_model import AdaptivePPO, HoraFeatures, HoraPPOActor, PPOActor, policy_kwargs
 from .progress import TrainProgress
 
 CHECKPOINT_DIR = "checkpoints"
@@ -113,7 +113,7 @@ class RunCallback(BaseCallback):
 def validate(cfg: DictConfig) -> None:
     """What this trainer cannot take, found before a run folder is made."""
     algo, tr = cfg.algo, cfg.training
-    config_mod.require_state_observations(cfg, "ppo")
+    config_mod.require_obs_mode(cfg, "ppo")
     steps_per_iter = algo.n_steps * tr.num_envs
     if algo.batch_size > steps_per_iter:
         raise config_mod.ConfigError(
@@ -134,9 +134,11 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
         model = load_model(found[-1], env=venv, device=device)
         model.set_random_seed(tr.seed + model.num_timesteps)
     else:
-        model = AdaptivePPO("MlpPolicy", venv, learning_rate=float(algo.learning_rate), seed=tr.seed, device=device,
-                            adaptive_lr=bool(algo.adaptive_lr), desired_kl=float(algo.desired_kl),
-                            policy_kwargs=policy_kwargs(algo), verbose=0,
+        hora = config_mod.is_hora(cfg)
+        model = AdaptivePPO("MultiInputPolicy" if hora else "MlpPolicy", venv, learning_rate=float(algo.learning_rate),
+                            seed=tr.seed, device=device, adaptive_lr=bool(algo.adaptive_lr),
+                            desired_kl=float(algo.desired_kl),
+                            policy_kwargs=policy_kwargs(algo, cfg.model if hora else None), verbose=0,
                             **{k: algo[k] for k in _PPO_KEYS})
     model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
     callback = RunCallback(cfg, run_dir, steps_per_iter)
@@ -163,12 +165,21 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
 
 
 def load_actor(run_dir: Path, checkpoint: Path) -> tuple[torch.nn.Module, dict]:
-    """The deterministic actor of a checkpoint, and a reference ``predict`` for the export parity check."""
+    """The deterministic actor of a checkpoint (``HoraPPOActor`` for a HORA teacher), and a reference
+    ``predict`` for the export parity check."""
     model = load_model(checkpoint, device="cpu")
-    actor = PPOActor(model.policy).eval()
+    hora = isinstance(model.policy.features_extractor, HoraFeatures)
+    runs.check_checkpoint_kind(run_dir, checkpoint, hora)
+    if hora:
+        actor = HoraPPOActor(model.policy).eval()
+        space = model.observation_space
+        obs_dim = {k: tuple(space[k].shape) for k in actor.input_keys}
+    else:
+        actor = PPOActor(model.policy).eval()
+        obs_dim = int(np.prod(model.observation_space.shape))
 
-    def reference(obs: np.ndarray) -> np.ndarray:
+    def reference(obs) -> np.ndarray:
         return model.predict(obs, deterministic=True)[0]
 
-    return actor, {"reference": reference, "obs_dim": int(np.prod(model.observation_space.shape)),
+    return actor, {"reference": reference, "obs_dim": obs_dim,
                    "iteration": checkpoint_iteration(checkpoint) if _CKPT.search(Path(checkpoint).name) else None}

@@ -1,5 +1,6 @@
 """SB3 PPO pieces of our own: observation normalization inside the policy, HORA's KL-adaptive learning
-rate, and the deterministic actor that eval and export use.
+rate, the HORA teacher's features (``HoraFeatures``: the shell of ``hora_model.TeacherTrunk``), and the
+deterministic actors that eval, export and the HORA student use.
 
 Normalization statistics are buffers of the policy's features extractor, so they are saved in every
 checkpoint and travel with the exported actor. They are updated after each PPO update from the rollout
@@ -14,7 +15,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh}
+from .hora_model import ACTIVATIONS, TeacherActor, TeacherTrunk
 
 
 class RunningObsNorm(BaseFeaturesExtractor):
@@ -45,6 +46,33 @@ class RunningObsNorm(BaseFeaturesExtractor):
         self.mean.copy_(new_mean.float())
         self.var.copy_((m2 / total).float())
         self.count.copy_(total)
+
+
+class HoraFeatures(BaseFeaturesExtractor):
+    """HORA teacher: ``{state, privileged_state}`` -> ``[normalized state, z]``, each key normalized with its
+    own running statistics, ``z`` from the privileged encoder. Shared by actor and critic (SB3's default for
+    on-policy algorithms), so both the policy and the value loss train the encoder. Other keys (a
+    ``proprio_history``) are ignored."""
+
+    def __init__(self, observation_space: spaces.Dict, priv_mlp=(256, 128, 8), priv_activation: str = "elu",
+                 clip: float = 5.0, enabled: bool = True):
+        for key in ("state", "privileged_state"):
+            if not isinstance(observation_space, spaces.Dict) or key not in observation_space.spaces:
+                raise ValueError(f"a HORA teacher needs a Dict observation with {key!r} (env.obs_mode=privileged); "
+                                 f"got {observation_space}")
+        state, priv = observation_space["state"], observation_space["privileged_state"]
+        trunk = TeacherTrunk(int(np.prod(state.shape)), int(np.prod(priv.shape)), list(priv_mlp), priv_activation)
+        super().__init__(observation_space, features_dim=trunk.out_dim)
+        self.state_norm = RunningObsNorm(state, clip, enabled)
+        self.priv_norm = RunningObsNorm(priv, clip, enabled)
+        self.trunk = trunk
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.trunk(self.state_norm(obs["state"]), self.priv_norm(obs["privileged_state"]))
+
+    def update(self, batch: dict[str, np.ndarray]) -> None:
+        self.state_norm.update(batch["state"])
+        self.priv_norm.update(batch["privileged_state"])
 
 
 class AdaptivePPO(PPO):
@@ -81,6 +109,19 @@ class AdaptivePPO(PPO):
             self.post_update()
 
 
+class FrozenNorm(nn.Module):
+    """A ``RunningObsNorm``'s statistics at one moment, as a fixed normalization."""
+
+    def __init__(self, norm: RunningObsNorm):
+        super().__init__()
+        self.register_buffer("mean", norm.mean.clone())
+        self.register_buffer("std", torch.sqrt(norm.var + 1e-8) if norm.enabled else torch.ones_like(norm.var))
+        self.clip = norm.clip if norm.enabled else float("inf")
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.clamp((obs.flatten(1).float() - self.mean) / self.std, -self.clip, self.clip)
+
+
 class PPOActor(nn.Module):
     """Raw observation -> deterministic action (the Gaussian's mean, clipped to [-1, 1]), normalization inside.
 
@@ -89,22 +130,46 @@ class PPOActor(nn.Module):
 
     def __init__(self, policy):
         super().__init__()
-        norm = policy.features_extractor
-        self.register_buffer("mean", norm.mean.clone())
-        self.register_buffer("std", torch.sqrt(norm.var + 1e-8) if norm.enabled else torch.ones_like(norm.var))
-        self.clip = norm.clip if norm.enabled else float("inf")
+        self.norm = FrozenNorm(policy.features_extractor)
         self.body = policy.mlp_extractor.policy_net
         self.head = policy.action_net
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = torch.clamp((obs.flatten(1).float() - self.mean) / self.std, -self.clip, self.clip)
-        return torch.clamp(self.head(self.body(x)), -1.0, 1.0)
+        return torch.clamp(self.head(self.body(self.norm(obs))), -1.0, 1.0)
 
 
-def policy_kwargs(algo) -> dict:
+class HoraPPOActor(TeacherActor):
+    """An SB3 HORA teacher (``HoraFeatures``) as ``(state, privileged_state) -> action``, with ``encode`` and
+    ``act_latent`` for the student (see ``hora_model.TeacherActor``)."""
+
+    def __init__(self, policy):
+        super().__init__()
+        fe = policy.features_extractor
+        self.state_norm, self.priv_norm = FrozenNorm(fe.state_norm), FrozenNorm(fe.priv_norm)
+        self.encoder = fe.trunk.encoder
+        self.latent_dim = fe.trunk.latent_dim
+        self.body = policy.mlp_extractor.policy_net
+        self.head = policy.action_net
+
+    def encode(self, priv: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.priv_norm(priv))
+
+    def act_latent(self, state: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(self.head(self.body(torch.cat([self.state_norm(state), z], -1))), -1.0, 1.0)
+
+
+def policy_kwargs(algo, model=None) -> dict:
+    """SB3 ``policy_kwargs`` from the ``algo`` section; with ``model`` (a HORA teacher's ``model`` section)
+    the features are ``HoraFeatures``."""
     arch = list(algo.net_arch)
     if algo.activation not in ACTIVATIONS:
         raise ValueError(f"algo.activation={algo.activation!r}; choose one of {sorted(ACTIVATIONS)}")
+    norm = dict(clip=float(algo.obs_norm_clip), enabled=bool(algo.obs_norm))
+    if model is None:
+        features = dict(features_extractor_class=RunningObsNorm, features_extractor_kwargs=norm)
+    else:
+        features = dict(features_extractor_class=HoraFeatures,
+                        features_extractor_kwargs=norm | dict(priv_mlp=[int(x) for x in model.priv_mlp],
+                                                              priv_activation=str(model.priv_activation)))
     return dict(net_arch=dict(pi=arch, vf=arch), activation_fn=ACTIVATIONS[algo.activation],
-                log_std_init=float(algo.log_std_init), features_extractor_class=RunningObsNorm,
-                features_extractor_kwargs=dict(clip=float(algo.obs_norm_clip), enabled=bool(algo.obs_norm)))
+                log_std_init=float(algo.log_std_init), **features)

@@ -54,3 +54,16 @@ class TrainProgress:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def finished_episodes(info: dict, select: np.ndarray | None = None) -> list[dict[str, float]]:
+    """The ``final_info`` statistics of each env that finished an episode in this step (``info`` of a native
+    vector env's ``step``), of those where ``select`` is true if given."""
+    if "final_info" not in info:
+        return []
+    done = np.asarray(info["_final_info"], bool)
+    if select is not None:
+        done = done & select
+    fin = info["final_info"]
+    return [{k: float(v[i]) for k, v in fin.items() if not k.startswith("_") and np.ndim(v) == 1}
+            for i in np.flatnonzero(done)]

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
@@ -59,9 +59,39 @@ def _jsonable(x: Any) -> Any:
 
 
 def experiment_dir(cfg: DictConfig) -> Path:
-    """``<logdir>/<algo family>/<experiment>``: the folder whose runs ``--load-run`` picks from."""
-    name = cfg.training.experiment_name or cfg.task.env_id
+    """``<logdir>/<algo family>/<experiment>``: the folder whose runs ``--load-run`` picks from. The default
+    experiment is the env id, with ``-<profile>`` for a ``--profile`` run (a HORA teacher's runs live apart
+    from the plain runs of the same algo and task)."""
+    profile = OmegaConf.select(cfg, "run.profile")
+    name = cfg.training.experiment_name or cfg.task.env_id + (f"-{profile}" if profile else "")
     return Path(cfg.training.logdir) / cfg.algo.family / name
+
+
+def run_profile(run_dir: Path) -> str | None:
+    """The ``--profile`` a run folder was trained with (its saved ``config.yaml``)."""
+    path = Path(run_dir) / CONFIG_FILE
+    return OmegaConf.select(OmegaConf.load(path), "run.profile") if path.is_file() else None
+
+
+def check_profile(run_dir: Path, profile: str | None) -> None:
+    """A run is used with the ``--profile`` it was trained with: a HORA teacher's checkpoint does not fit a
+    plain policy, nor the reverse."""
+    trained = run_profile(run_dir)
+    if (trained or None) != (profile or None):
+        have = f"--profile {trained}" if trained else "no --profile"
+        want = f"--profile {profile}" if profile else "no --profile"
+        raise CheckpointError(f"run {run_dir} was trained with {have}, but this command has {want}: "
+                              f"add {have.replace('no --profile', 'nothing (drop --profile)')} or pick a run of "
+                              f"the other kind with --load-run")
+
+
+def check_checkpoint_kind(run_dir: Path, checkpoint: Path, hora: bool) -> None:
+    """The checkpoint's network fits its run folder (a HORA teacher's weights in a ``--profile hora`` run)."""
+    trained = run_profile(run_dir)
+    if (trained == "hora") != hora:
+        raise CheckpointError(f"{checkpoint} holds a {'HORA teacher' if hora else 'plain'} network, but run "
+                              f"{run_dir} was trained with {('--profile ' + trained) if trained else 'no --profile'}; "
+                              f"pass a checkpoint of that run (--checkpoint) or the matching --profile")
 
 
 def new_run_dir(cfg: DictConfig, now: datetime | None = None) -> Path:

@@ -18,6 +18,7 @@ import logging
 import re
 import shutil
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from unittest import mock
 
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from .sf_env import register_unilab_env
+from .sf_hora import SFHoraTeacher, hora_encoder
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +229,9 @@ class DeterministicActor(nn.Module):
 def load_sf_actor(run_dir: Path, checkpoint: Path | None = None) -> tuple[torch.nn.Module, nn.Module]:
     """A torch.nn.Module mapping raw float32 observations [B, obs_dim] to the deterministic action (the
     distribution mean, clipped to [-1,1]) with SF's observation normalization inside it, on CPU, in eval mode,
-    that works with torch.jit.trace / torch.onnx.export (so no dicts-of-tensors in forward; wrap as needed)."""
+    that works with torch.jit.trace / torch.onnx.export (so no dicts-of-tensors in forward; wrap as needed).
+    For a HORA teacher run (``run.profile: hora`` in the run's config.yaml) it is an ``SFHoraTeacher``
+    (``forward(state, privileged_state)``); weights of the other kind raise ``ModelMismatch``."""
     from gymnasium import spaces
     from sample_factory.model.actor_critic import create_actor_critic
     from sample_factory.utils.attr_dict import AttrDict
@@ -242,6 +246,13 @@ def load_sf_actor(run_dir: Path, checkpoint: Path | None = None) -> tuple[torch.
             raise FileNotFoundError(f"no checkpoint_*.pth in {run_dir / 'checkpoint_p0'}")
         checkpoint = found[-1]
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+    hora = _hora_model_cfg(run_dir)  # the run's config.yaml `model` section for a HORA teacher, else None
+    if hora is not None and not any(".trunk." in key for key in state):
+        raise ModelMismatch(f"{run_dir} is a HORA teacher run (--profile hora), but {checkpoint} holds a plain "
+                            f"APPO policy (no privileged encoder)")
+    if hora is None and any(".trunk." in key for key in state):
+        raise ModelMismatch(f"{checkpoint} holds a HORA teacher (a privileged encoder), but {run_dir} is not a "
+                            f"--profile hora run")
 
     # The spaces follow from the weights: input widths of the per-key encoders and normalizers, output width.
     obs_shapes: dict[str, tuple[int, ...]] = {}
@@ -250,8 +261,10 @@ def load_sf_actor(run_dir: Path, checkpoint: Path | None = None) -> tuple[torch.
             obs_shapes[m[1]] = (value.shape[1],)
         elif m := re.fullmatch(r"obs_normalizer\.running_mean_std\.running_mean_std\.(\w+)\.running_mean", key):
             obs_shapes.setdefault(m[1], tuple(value.shape))
-    if not obs_shapes or any(len(shape) != 1 for shape in obs_shapes.values()):
-        raise NotImplementedError(f"cannot rebuild the observation space from {checkpoint} (flat vectors only)")
+    flat = ("state", "privileged_state") if hora is not None else obs_shapes  # the HORA encoder ignores the rest
+    if not obs_shapes or any(len(obs_shapes.get(k, ())) != 1 for k in flat):
+        raise NotImplementedError(f"cannot rebuild the observation space from {checkpoint} (flat vectors only"
+                                  f"{'; a HORA teacher needs normalize_input=True' if hora is not None else ''})")
     out = state["action_parameterization.distribution_linear.weight"].shape[0]
     action_dim = out // 2 if cfg.adaptive_stddev else out
     obs_space = spaces.Dict({k: spaces.Box(-float("inf"), float("inf"), s) for k, s in obs_shapes.items()})
@@ -259,11 +272,31 @@ def load_sf_actor(run_dir: Path, checkpoint: Path | None = None) -> tuple[torch.
 
     # SF wraps its MLPs in torch.jit.script as it builds them; build plain modules (same state-dict keys) instead,
     # so that the actor traces and exports like any nn.Module.
-    with mock.patch.object(torch.jit, "script", lambda obj, *args, **kwargs: obj):
+    with mock.patch.object(torch.jit, "script", lambda obj, *args, **kwargs: obj), \
+            (hora_encoder(hora.priv_mlp, hora.priv_activation) if hora is not None else nullcontext()):
         actor_critic = create_actor_critic(cfg, obs_space, action_space)
     actor_critic.load_state_dict(state)
-    actor = DeterministicActor(actor_critic, sorted(obs_shapes), action_dim, cfg)
+    if hora is not None:
+        actor = SFHoraTeacher(actor_critic, cfg)
+    else:
+        actor = DeterministicActor(actor_critic, sorted(obs_shapes), action_dim, cfg)
     return actor.eval().requires_grad_(False), actor_critic.eval()
+
+
+class ModelMismatch(ValueError):
+    """A checkpoint's weights are not the kind of model its run folder's config.yaml describes."""
+
+
+def _hora_model_cfg(run_dir: Path):
+    """The ``model`` section of a HORA teacher run's ``config.yaml``; None for a plain run (or no config.yaml)."""
+    from . import config as config_mod
+    from .runs import CONFIG_FILE
+
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        return None
+    cfg = config_mod.load(path)
+    return cfg.model if config_mod.is_hora(cfg) else None
 
 
 class _ProgressBar:

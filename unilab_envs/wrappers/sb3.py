@@ -25,13 +25,15 @@ from .common import require_same_step_vector_env
 
 
 class SB3VecEnv(VecEnv):
-    """SB3's ``VecEnv`` over a native vector env made with ``autoreset_mode="same_step"`` (Box observations)."""
+    """SB3's ``VecEnv`` over a native vector env made with ``autoreset_mode="same_step"``: ``Box``
+    observations (SB3's ``MlpPolicy``) or a ``Dict`` of them (``MultiInputPolicy``: ``obs_mode="privileged"``)."""
 
     def __init__(self, env: gym.vector.VectorEnv):
         require_same_step_vector_env(env, "SB3VecEnv", "SB3")
-        if not isinstance(env.single_observation_space, gym.spaces.Box):
-            raise TypeError(f"the SB3 adapter takes Box observations; this env has {env.single_observation_space} "
-                            f"(use env.obs_mode=state)")
+        space = env.single_observation_space
+        if not (isinstance(space, gym.spaces.Box) or (isinstance(space, gym.spaces.Dict) and all(
+                isinstance(s, gym.spaces.Box) for s in space.spaces.values()))):
+            raise TypeError(f"the SB3 adapter takes Box observations or a Dict of Boxes; this env has {space}")
         self.env = env  # before super().__init__, which reads render_mode through get_attr
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
         self._actions: np.ndarray | None = None
@@ -62,7 +64,7 @@ class SB3VecEnv(VecEnv):
             now = round(time.time() - self._t0, 6)
             for i in np.flatnonzero(dones):
                 stats = {k: float(v[i]) for k, v in fin.items() if not k.startswith("_") and np.ndim(v) == 1}
-                infos[i] = {"terminal_observation": final_obs[i],
+                infos[i] = {"terminal_observation": final_obs[i],  # a dict for Dict observations
                             "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
                             "episode": {"r": stats.get("episode_return", 0.0),
                                         "l": int(stats.get("episode_length", 0)), "t": now}}

@@ -1,0 +1,216 @@
+"""HORA end to end: a few-iteration PPO teacher (--profile hora), a student distilled from it (--algo
+hora_distill) with teacher mixing, eval, export, resume; the mixing schedule and the regression itself."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("stable_baselines3")
+
+from omegaconf import OmegaConf  # noqa: E402
+
+from trainers import cli, hora_distill  # noqa: E402
+from trainers.config import ConfigError, compose  # noqa: E402
+from trainers.hora_model import AdaptationModule, StudentActor, TeacherActor  # noqa: E402
+
+TASK = ["--task", "allegro_inhand", "--sim", "mujoco"]
+ENV = ["--num-envs", "8", "training.no_play=true", "training.progress_bar=false", "env.num_threads=1",
+       "env.episode_length=20"]
+TEACHER = ["--algo", "ppo", *TASK, "--profile", "hora", *ENV, "algo.n_steps=8", "algo.batch_size=32",
+           "algo.n_epochs=1", "algo.net_arch=[32,32]", "--max-iterations", "2"]
+# mixing: the teacher drives every env for the first 128 env steps (two iterations of 8 envs x 8 steps)
+STUDENT = ["--algo", "hora_distill", *TASK, *ENV, "algo.n_steps=8", "algo.batch_size=32",
+           "distill.mix_milestones=[0,128]", "distill.teacher_share=[1.0,0.0]", "distill.eval_interval=2",
+           "distill.eval_episodes=4", "eval.num_envs=4", "training.checkpoint_interval=1"]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, cache_dir):
+    """A 2-iteration PPO teacher, then a 4-iteration student from it, in one log folder."""
+    logdir = tmp_path_factory.mktemp("logs")
+    assert cli.train(TEACHER + [f"training.logdir={logdir}"]) == 0
+    assert cli.train(STUDENT + ["--max-iterations", "4", f"training.logdir={logdir}"]) == 0
+    (teacher,) = (logdir / "sb3_ppo" / "AllegroInhandRotation-v0-hora").iterdir()
+    (student,) = (logdir / "hora_distill" / "AllegroInhandRotation-v0").iterdir()
+    return logdir, teacher, student
+
+
+def test_teacher_actor_sees_state_and_a_bounded_privileged_latent(pipeline):
+    from trainers import ppo
+
+    _, teacher, _ = pipeline
+    actor, info = ppo.load_actor(teacher, ppo.list_checkpoints(teacher)[-1])
+    assert isinstance(actor, TeacherActor) and actor.latent_dim == 8
+    assert info["obs_dim"] == {"state": (96,), "privileged_state": (12,)}
+    rng = np.random.default_rng(0)
+    obs = {k: rng.uniform(-5, 5, (16, *shape)).astype(np.float32) for k, shape in info["obs_dim"].items()}
+    state, priv = (torch.as_tensor(obs[k]) for k in actor.input_keys)
+    z = actor.encode(priv)
+    assert z.shape == (16, 8) and bool((z.abs() < 1).all())
+    assert torch.equal(actor(state, priv), actor.act_latent(state, z))
+    np.testing.assert_allclose(actor(state, priv).detach().numpy(), info["reference"](obs), atol=1e-5)
+    # the latent matters: another z, another action
+    assert not torch.allclose(actor.act_latent(state, z), actor.act_latent(state, -z))
+
+
+def test_student_run_folder_export_and_mixing_share(pipeline):
+    _, _, student = pipeline
+    summary = json.loads((student / "summary.json").read_text())
+    assert summary["iterations"] == 4 and summary["env_steps"] == 4 * 8 * 8
+    assert summary["export"]["ok"]
+    assert Path(summary["best_checkpoint"]).name == "best.pt"
+    history = json.loads((student / "distill_history.json").read_text())
+    assert [h["teacher_share"] for h in history] == [1.0, 1.0, 0.0, 0.0]
+    assert summary["teacher_steps"] == 2 * 8 * 8
+    assert [p.name for p in hora_distill.list_checkpoints(student)] == [f"model_{i}.pt" for i in range(1, 5)][-5:]
+    assert list(student.glob("events.out.tfevents.*"))
+    assert not list(student.rglob("*.tmp"))
+    meta = json.loads((student / "exported" / "policy.json").read_text())
+    assert meta["inputs"] == {"state": [96], "proprio_history": [30, 32]}
+
+
+def test_exported_student_takes_observation_and_history(pipeline):
+    import onnxruntime as ort
+
+    _, _, student = pipeline
+    ts = torch.jit.load(str(student / "exported" / "policy.pt"))
+    actor, _ = hora_distill.load_actor(student, hora_distill.list_checkpoints(student)[-1])
+    rng = np.random.default_rng(1)
+    state, hist = rng.uniform(-1, 1, (5, 96)).astype(np.float32), rng.uniform(-1, 1, (5, 30, 32)).astype(np.float32)
+    expected = actor(torch.as_tensor(state), torch.as_tensor(hist)).detach().numpy()
+    np.testing.assert_allclose(ts(torch.as_tensor(state), torch.as_tensor(hist)).numpy(), expected, atol=1e-5)
+    sess = ort.InferenceSession(str(student / "exported" / "policy.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"state": state, "proprio_history": hist})[0], expected, atol=1e-5)
+
+
+def test_student_eval_reports_the_table_and_its_latent_error(pipeline, capsys):
+    logdir, _, student = pipeline
+    rc = cli.evaluate(["--algo", "hora_distill", *TASK, "--load-run", "-1", f"training.logdir={logdir}",
+                       "eval.episodes=4", "eval.num_envs=4", "training.progress_bar=false"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "rotation_speed" in out and "latent error against the teacher" in out
+    (result,) = (student / "eval").glob("model_4_*.json")
+    data = json.loads(result.read_text())
+    assert data["overall"]["episodes"] == 4 and 0 <= data["overall"]["drop_rate"] <= 1
+    assert len(data["latent_mse_per_dim"]) == 8 and data["latent_mse"] >= 0
+
+
+def test_teacher_eval_with_profile_and_mismatch_is_a_clear_error(pipeline, capsys):
+    logdir, teacher, _ = pipeline
+    args = [*TASK, f"training.logdir={logdir}", "eval.episodes=2", "eval.num_envs=2", "training.progress_bar=false"]
+    assert cli.main(["eval", "--algo", "ppo", "--profile", "hora", "--load-run", "-1", *args]) == 0
+    capsys.readouterr()
+    assert cli.main(["eval", "--algo", "ppo", "--load-run", str(teacher), *args]) == 2
+    err = capsys.readouterr().err
+    assert "trained with --profile hora" in err and "no --profile" in err
+
+
+def test_student_resume_continues_its_counters(pipeline):
+    logdir, _, student = pipeline
+    before = hora_distill.load_checkpoint(hora_distill.list_checkpoints(student)[-1])
+    assert cli.train(STUDENT + ["--resume", "--max-iterations", "6", f"training.logdir={logdir}"]) == 0
+    after = hora_distill.load_checkpoint(hora_distill.list_checkpoints(student)[-1])
+    assert (before["iteration"], after["iteration"]) == (4, 6)
+    assert after["env_steps"] == 6 * 64 and after["teacher"] == before["teacher"]
+    assert after["optimizer"]["state"], "the optimizer state travels with the checkpoint"
+
+
+def test_rollout_mixing_really_switches_who_drives(pipeline, make_vec):
+    """Measured from the actions: teacher-driven envs act on the teacher's latent, the others on the student's."""
+    import gymnasium as gym
+
+    from trainers import ppo
+
+    _, teacher_run, _ = pipeline
+    teacher, _ = ppo.load_actor(teacher_run, ppo.list_checkpoints(teacher_run)[-1])
+    adapt = AdaptationModule(30, 32, 8)
+    env = make_vec(6, obs_mode="hora", autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, episode_length=20)
+    seen = []
+    step = env.step
+
+    def spy(action):
+        seen.append((obs_now[0], np.asarray(action)))
+        out = step(action)
+        obs_now[0] = out[0]
+        return out
+
+    obs_now = [env.reset(seed=0)[0]]
+    env.step = spy
+    driven = np.array([True, False, True, False, False, True])
+    hora_distill._rollout(env, obs_now[0], teacher, adapt, driven, 5, "cpu")
+    by_teacher = []
+    for obs, action in seen:
+        state, priv = torch.as_tensor(obs["state"]), torch.as_tensor(obs["privileged_state"])
+        own = teacher(state, priv).detach().numpy()
+        by_teacher.append(np.all(np.abs(action - own) < 1e-6, axis=1))
+    np.testing.assert_array_equal(np.mean(by_teacher, axis=0), driven.astype(float))
+
+
+def test_mixing_schedule_step_and_linear():
+    m, s = np.array([0.0, 2e6, 5e6]), np.array([1.0, 0.5, 0.0])
+    assert [hora_distill.teacher_share(x, m, s) for x in (0, 1.9e6, 2e6, 4e6, 9e6)] == [1.0, 1.0, 0.5, 0.5, 0.0]
+    assert hora_distill.teacher_share(1e6, m, s, "linear") == pytest.approx(0.75)
+    assert hora_distill.teacher_share(9e6, m, s, "linear") == 0.0
+
+
+@pytest.mark.parametrize("milestones, shares, fragment", [
+    ("[0,2e6]", "[1.0]", "same, non-zero length"),
+    ("[1e6]", "[1.0]", "must start at 0"),
+    ("[0,1]", "[1.0,1.5]", "lies in [0, 1]"),
+])
+def test_bad_mixing_schedule_is_refused(milestones, shares, fragment):
+    cfg = compose("hora_distill", "allegro_inhand", "mujoco", overrides=[
+        f"distill.mix_milestones={milestones}", f"distill.teacher_share={shares}"])
+    with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        hora_distill.validate(cfg)
+
+
+def test_latent_regression_loss_falls_on_a_fixed_batch():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    hist = rng.uniform(-1, 1, (256, 30, 32)).astype(np.float32)
+    target = np.tanh(hist[:, :, :8].mean(1) * 4).astype(np.float32)  # a function of the history
+    adapt = AdaptationModule(30, 32, 8)
+    opt = torch.optim.Adam(adapt.parameters(), lr=1e-3)
+    al = OmegaConf.create({"n_epochs": 1, "batch_size": 64, "max_grad_norm": 1.0})
+    losses = [hora_distill._regress(adapt, opt, hist, target, al, rng, "cpu") for _ in range(60)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_adaptation_module_sizes_and_a_too_short_history():
+    adapt = AdaptationModule(30, 49, 8)  # Sharpa frames: 22 joints, 22 targets, 5 pads
+    z = adapt(torch.zeros(3, 30, 49))
+    assert z.shape == (3, 8) and adapt.project.in_features == 32 * 3  # 30 -> 11 -> 7 -> 3 steps of 32 channels
+    with pytest.raises(ValueError, match="too short"):
+        AdaptationModule(10, 32, 8)
+
+
+def test_student_needs_a_teacher_and_the_history(tmp_path, capsys, cache_dir):
+    assert cli.main(["train", "--algo", "hora_distill", *TASK, f"training.logdir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert "teacher" in err and "--profile hora" in err
+    assert cli.main(["train", "--algo", "hora_distill", *TASK, "env.obs_mode=state"]) == 2
+    assert "env.obs_mode=hora" in capsys.readouterr().err
+
+
+def test_plain_run_refuses_privileged_observations_and_teacher_the_reverse(capsys):
+    assert cli.main(["train", "--algo", "ppo", *TASK, "env.obs_mode=privileged"]) == 2
+    assert "--profile hora" in capsys.readouterr().err
+    assert cli.main(["train", "--algo", "ppo", *TASK, "--profile", "hora", "env.obs_mode=state"]) == 2
+    assert "env.obs_mode=privileged" in capsys.readouterr().err
+
+
+def test_student_actor_composes_adaptation_and_teacher_head(pipeline):
+    from trainers import ppo
+
+    _, teacher_run, _ = pipeline
+    teacher, _ = ppo.load_actor(teacher_run, ppo.list_checkpoints(teacher_run)[-1])
+    adapt = AdaptationModule(30, 32, 8)
+    student = StudentActor(adapt, teacher)
+    state, hist = torch.zeros(2, 96), torch.zeros(2, 30, 32)
+    assert torch.equal(student(state, hist), teacher.act_latent(state, adapt(hist)))

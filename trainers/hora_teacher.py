@@ -1,0 +1,69 @@
+"""Find and load the frozen HORA teacher a student distills from: a ``--profile hora`` run of ppo or appo
+on the same task (``teacher.*`` keys of ``conf/hora_distill/algo.yaml``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from . import config as config_mod
+from . import runs
+from .algos import get_algo
+from .hora_model import TeacherActor
+
+TEACHER_ALGOS = ("ppo", "appo")
+#: env keys a student must share with its teacher (the observation the teacher's actor takes)
+SHARED_ENV_KEYS = ("hand", "object_type", "obs_frames")
+
+
+def teacher_config(cfg: DictConfig) -> DictConfig:
+    """The config a teacher run of ``teacher.algo_family`` on this task would have (its run folders)."""
+    t = cfg.teacher
+    if t.algo_family not in TEACHER_ALGOS:
+        raise config_mod.ConfigError(f"teacher.algo_family={t.algo_family!r}; choose one of {list(TEACHER_ALGOS)} "
+                                     f"(the --algo the teacher was trained with, --profile hora)")
+    overrides: list[tuple[str, object]] = [("training.logdir", t.logdir or cfg.training.logdir)]
+    if t.experiment_name:
+        overrides.append(("training.experiment_name", t.experiment_name))
+    try:
+        return config_mod.compose(t.algo_family, cfg.run.task, cfg.run.sim, "hora", overrides)
+    except config_mod.ConfigError as e:
+        raise config_mod.ConfigError(f"teacher: {e}") from e
+
+
+def locate(cfg: DictConfig) -> tuple[str, Path, Path]:
+    """``(algo, run folder, checkpoint)`` of the teacher the config names (``-1`` = newest)."""
+    t = cfg.teacher
+    tcfg = teacher_config(cfg)
+    algo = get_algo(t.algo_family)
+    try:
+        run_dir = runs.find_run(runs.experiment_dir(tcfg), t.load_run)
+    except runs.RunNotFound as e:
+        raise runs.RunNotFound(f"teacher: {e}. Train one first: train --algo {t.algo_family} --task {cfg.run.task} "
+                               f"--sim {cfg.run.sim} --profile hora (or set teacher.load_run / teacher.logdir)") from e
+    runs.check_profile(run_dir, "hora")
+    ckpt = runs.pick_checkpoint(algo.list_checkpoints(run_dir), t.checkpoint, run_dir, algo.checkpoint_iteration)
+    check_compatible(cfg, run_dir)
+    return str(t.algo_family), run_dir, ckpt
+
+
+def check_compatible(cfg: DictConfig, teacher_run: Path) -> None:
+    """The student's env gives the teacher the observation it was trained on."""
+    saved = config_mod.load(Path(teacher_run) / runs.CONFIG_FILE)
+    for key in SHARED_ENV_KEYS:
+        mine, theirs = OmegaConf.select(cfg, f"env.{key}"), OmegaConf.select(saved, f"env.{key}")
+        if mine != theirs:
+            raise config_mod.ConfigError(f"env.{key}={mine!r}, but the teacher {teacher_run} was trained with "
+                                         f"env.{key}={theirs!r}: set env.{key}={theirs} or pick another teacher")
+
+
+def load(algo: str, run_dir: Path, checkpoint: Path) -> TeacherActor:
+    """The teacher's actor, frozen (eval mode, no gradients)."""
+    if not Path(checkpoint).is_file():
+        raise runs.RunNotFound(f"the teacher checkpoint {checkpoint} is gone; the student needs it (its actor head "
+                               f"acts on the student's latent). Restore it or distill again from another teacher")
+    actor, _ = get_algo(algo).load_actor(Path(run_dir), Path(checkpoint))
+    if not isinstance(actor, TeacherActor):
+        raise runs.CheckpointError(f"{checkpoint} is not a HORA teacher (a --profile hora run); got "
+                                   f"{type(actor).__name__}")
+    return actor.eval().requires_grad_(False)
