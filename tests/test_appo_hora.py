@@ -101,3 +101,41 @@ def test_encoder_factory_is_restored_and_plain_runs_stay_plain(teacher, tmp_path
     shutil.copy(run / "config.yaml", plain / "config.yaml")
     with pytest.raises(runs.CheckpointError, match="plain"):
         appo.load_actor(plain, appo.list_checkpoints(plain)[-1])
+
+
+def test_student_distils_from_an_appo_teacher_and_exports(teacher, capsys):
+    from trainers import hora_distill
+
+    logdir, run, ckpt = teacher
+    args = ["--algo", "hora_distill", "--task", "allegro_inhand", "--sim", "mujoco", "--num-envs", "8",
+            "teacher.algo_family=appo", "algo.n_steps=8", "algo.batch_size=32", "distill.eval_interval=0",
+            "training.no_play=true", "training.progress_bar=false", "env.num_threads=1", "env.episode_length=5",
+            f"training.logdir={logdir}"]
+    assert cli.main(["train", *args, "--max-iterations", "2"]) == 0
+    (student,) = (logdir / "hora_distill" / "AllegroInhandRotation-v0").iterdir()
+    summary = json.loads((student / "summary.json").read_text())
+    assert summary["teacher"]["algo_family"] == "appo" and summary["teacher"]["checkpoint"] == str(ckpt.resolve())
+    assert summary["export"]["ok"] and summary["env_steps"] == 2 * 8 * 8
+    actor, _ = hora_distill.load_actor(student, hora_distill.list_checkpoints(student)[-1])
+    assert isinstance(actor.teacher, SFHoraTeacher)
+    assert cli.main(["eval", *args[:6], "--load-run", "-1", f"training.logdir={logdir}", "eval.episodes=2",
+                     "eval.num_envs=2", "training.progress_bar=false"]) == 0
+    assert "latent error against the teacher" in capsys.readouterr().out
+
+
+def test_sharpa_teacher_and_student_from_the_shell(tmp_path):
+    """The Sharpa lines of the HORA path: an APPO teacher, then a student of it (tactile frames: 49 wide)."""
+    from trainers import hora_distill
+
+    common = ["--task", "sharpa_inhand", "--sim", "mujoco", "--num-envs", "8", "training.no_play=true",
+              "training.progress_bar=false", "env.num_threads=1", "env.episode_length=5",
+              "env.domain_rand.scale_list=[1.0]", f"training.logdir={tmp_path}"]
+    assert cli.main(["train", "--algo", "appo", "--profile", "hora", *common, "--max-iterations", "1",
+                     "algo.hparams.rollout=8", "algo.hparams.num_epochs=1", "algo.hparams.encoder_mlp_layers=[32]",
+                     "training.export=false"]) == 0
+    assert cli.main(["train", "--algo", "hora_distill", *common, "teacher.algo_family=appo", "--max-iterations", "1",
+                     "algo.n_steps=8", "algo.batch_size=32", "distill.eval_interval=0"]) == 0
+    (student,) = (tmp_path / "hora_distill" / "SharpaInhandRotation-v0").iterdir()
+    actor, info = hora_distill.load_actor(student, hora_distill.list_checkpoints(student)[-1])
+    assert info["obs_dim"] == {"state": (147,), "proprio_history": (30, 49)}
+    assert json.loads((student / "summary.json").read_text())["export"]["ok"]

@@ -120,6 +120,18 @@ def test_student_resume_continues_its_counters(pipeline):
     assert after["optimizer"]["state"], "the optimizer state travels with the checkpoint"
 
 
+def test_teacher_resume_keeps_its_encoder_and_statistics(pipeline):
+    from trainers import ppo
+
+    logdir, teacher, _ = pipeline
+    before = ppo.load_model(ppo.list_checkpoints(teacher)[-1])
+    assert cli.train(TEACHER[:-1] + ["3", "--resume", f"training.logdir={logdir}"]) == 0
+    after = ppo.load_model(ppo.list_checkpoints(teacher)[-1])
+    assert (before.num_timesteps, after.num_timesteps) == (2 * 64, 3 * 64)
+    fe_before, fe_after = before.policy.features_extractor, after.policy.features_extractor
+    assert fe_after.priv_norm.count > fe_before.priv_norm.count  # statistics carried on, not restarted
+
+
 def test_rollout_mixing_really_switches_who_drives(pipeline, make_vec):
     """Measured from the actions: teacher-driven envs act on the teacher's latent, the others on the student's."""
     import gymnasium as gym
@@ -168,6 +180,13 @@ def test_bad_mixing_schedule_is_refused(milestones, shares, fragment):
         f"distill.mix_milestones={milestones}", f"distill.teacher_share={shares}"])
     with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         hora_distill.validate(cfg)
+
+
+def test_learning_rate_schedules():
+    al = OmegaConf.create({"learning_rate": 3e-4, "lr_schedule": "linear"})
+    assert [hora_distill.learning_rate(al, i, 4) for i in (1, 3, 4)] == pytest.approx([3e-4, 1.5e-4, 0.75e-4])
+    al.lr_schedule = "constant"
+    assert hora_distill.learning_rate(al, 4, 4) == 3e-4
 
 
 def test_latent_regression_loss_falls_on_a_fixed_batch():

@@ -69,3 +69,25 @@ def test_unknown_hparam_is_a_config_error(tmp_path, capsys):
     rc = cli._run(cli.train, BASE + TINY + ["algo.hparams.learning_rat=0.1", f"training.logdir={tmp_path}"])
     err = capsys.readouterr().err
     assert rc == 2 and "learning_rat" in err and "learning_rate" in err
+
+
+def test_checkpoint_with_a_best_performance_loads(trained, tmp_path):
+    """Once Sample Factory has saved a best policy, its checkpoints carry a numpy scalar (``best_performance``);
+    they still load with ``weights_only=True`` (a long run's last checkpoint failed to load before)."""
+    import shutil
+
+    import numpy as np
+    import torch
+
+    from trainers import appo
+
+    _, run = trained
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy)
+    ckpt = list_checkpoints(copy)[-1]
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    state["best_performance"] = np.float32(-5.97)
+    torch.save(state, ckpt)
+    actor, info = appo.load_actor(copy, ckpt)
+    obs = np.zeros((2, info["obs_dim"]), np.float32)
+    assert np.abs(actor(torch.as_tensor(obs)).numpy() - info["reference"](obs)).max() < 1e-5

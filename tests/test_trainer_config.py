@@ -29,6 +29,10 @@ def test_unconfigured_combination_lists_the_configured_ones():
     with pytest.raises(C.ConfigError) as e:
         C.compose("appo", "allegro_inhand_grasp", "mujoco", root=ROOT)
     assert "--algo ppo --task allegro_inhand_grasp --sim mujoco" in str(e.value)
+    for line in ("--algo appo --task sharpa_inhand --sim mujoco --profile hora",
+                 "--algo ppo --task allegro_inhand --sim mujoco --profile hora",
+                 "--algo hora_distill --task sharpa_inhand --sim mujoco"):
+        assert line in str(e.value)
     with pytest.raises(C.ConfigError, match="motrix"):
         C.compose("ppo", "allegro_inhand", "motrix", root=ROOT)
 
@@ -43,6 +47,17 @@ def test_layers_env_defaults_come_from_the_dataclass_and_files_override_in_order
     assert cfg.training.max_iterations == leaf.training.max_iterations  # leaf beats defaults.yaml
     assert cfg.training.sim_backend == "mujoco" and cfg.env.sim == "mujoco"
     assert list(cfg.algo.net_arch) == [512, 256, 128] and cfg.algo.activation == "elu"
+
+
+@pytest.mark.parametrize("algo, hand", [("ppo", "allegro"), ("appo", "sharpa")])
+def test_profile_layer_sits_between_the_algo_and_the_combination(algo, hand):
+    plain = C.compose(algo, f"{hand}_inhand", "mujoco", root=ROOT)
+    hora = C.compose(algo, f"{hand}_inhand", "mujoco", "hora", root=ROOT)
+    assert plain.env.obs_mode == "state" and "model" not in plain
+    assert hora.env.obs_mode == "privileged" and list(hora.model.priv_mlp) == [256, 128, 8]
+    assert hora.training.max_iterations == plain.training.max_iterations  # mujoco_hora.yaml starts from mujoco.yaml
+    assert runs.experiment_dir(hora).name == f"{hora.task.env_id}-hora"
+    assert runs.experiment_dir(plain).name == plain.task.env_id
 
 
 @pytest.mark.parametrize("algo, task", [("ppo", "sharpa_inhand"), ("appo", "sharpa_inhand"),

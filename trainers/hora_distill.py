@@ -33,6 +33,7 @@ CHECKPOINT_DIR = "checkpoints"
 BEST_FILE = "best.pt"
 _CKPT = re.compile(r"model_(\d+)\.pt$")
 MIX_MODES = ("step", "linear")
+LR_SCHEDULES = ("constant", "linear")
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
@@ -151,6 +152,8 @@ def validate(cfg: DictConfig) -> None:
         raise config_mod.ConfigError(f"--algo hora_distill needs env.obs_mode=hora (state, privileged facts and the "
                                      f"joint history); got env.obs_mode={cfg.env.obs_mode}")
     mix_schedule(cfg)
+    if al.lr_schedule not in LR_SCHEDULES:
+        raise config_mod.ConfigError(f"algo.lr_schedule={al.lr_schedule!r}; choose one of {LR_SCHEDULES}")
     if al.batch_size > al.n_steps * tr.num_envs:
         raise config_mod.ConfigError(f"algo.batch_size={al.batch_size} exceeds one rollout ({al.n_steps} x "
                                      f"{tr.num_envs} envs); lower it or raise algo.n_steps / training.num_envs")
@@ -216,9 +219,13 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
             rollout = _rollout(env, obs, teacher, adapt, driven, T, device)
             obs = rollout["obs"]
             it, env_steps, teacher_steps = it + 1, env_steps + T * n, teacher_steps + T * int(driven.sum())
+            lr = learning_rate(al, it, int(tr.max_iterations))
+            for group in opt.param_groups:
+                group["lr"] = lr
             loss = _regress(adapt, opt, rollout["history"], rollout["target"], al, rng, device)
             stats = progress.record(env_steps, rollout["episodes"])
             scalars = {"distill/loss": loss, "distill/latent_mse": float(rollout["latent_mse"].mean()),
+                       "distill/learning_rate": lr,
                        "distill/teacher_share": float(driven.mean()), **stats}
             scalars |= {f"distill/latent_mse_dim{k}": float(v) for k, v in enumerate(rollout["latent_mse"])}
             for name, value in scalars.items():
@@ -277,6 +284,14 @@ def _rollout(env, obs, teacher: TeacherActor, adapt: AdaptationModule, driven: n
         episodes += finished_episodes(info, ~driven)
     return {"obs": obs, "history": hist.reshape(-1, *hist.shape[2:]), "target": target.reshape(-1, target.shape[-1]),
             "episodes": episodes, "latent_mse": (sq / (steps * n)).numpy()}
+
+
+def learning_rate(al, iteration: int, max_iterations: int) -> float:
+    """``algo.learning_rate``, constant or (``algo.lr_schedule: linear``) falling linearly to 0 at the last
+    iteration (the regression target is noisy; a falling rate settles the module the run ends with)."""
+    if al.lr_schedule == "constant":
+        return float(al.learning_rate)
+    return float(al.learning_rate) * max(1.0 - (iteration - 1) / max(max_iterations, 1), 0.0)
 
 
 def _regress(adapt: AdaptationModule, opt, hist: np.ndarray, target: np.ndarray, al, rng, device) -> float:

@@ -245,7 +245,7 @@ def load_sf_actor(run_dir: Path, checkpoint: Path | None = None) -> tuple[torch.
         if not found:
             raise FileNotFoundError(f"no checkpoint_*.pth in {run_dir / 'checkpoint_p0'}")
         checkpoint = found[-1]
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+    state = load_checkpoint_file(checkpoint)["model"]
     hora = _hora_model_cfg(run_dir)  # the run's config.yaml `model` section for a HORA teacher, else None
     if hora is not None and not any(".trunk." in key for key in state):
         raise ModelMismatch(f"{run_dir} is a HORA teacher run (--profile hora), but {checkpoint} holds a plain "
@@ -281,6 +281,18 @@ def load_sf_actor(run_dir: Path, checkpoint: Path | None = None) -> tuple[torch.
     else:
         actor = DeterministicActor(actor_critic, sorted(obs_shapes), action_dim, cfg)
     return actor.eval().requires_grad_(False), actor_critic.eval()
+
+
+def load_checkpoint_file(checkpoint: Path) -> dict:
+    """A Sample Factory checkpoint, read with ``weights_only=True`` (no code runs); SF stores
+    ``best_performance`` as a numpy scalar once it has saved a best policy, so numpy's scalar type is
+    allowed."""
+    import numpy as np
+
+    core = getattr(np, "_core", None) or np.core  # numpy 2 / numpy 1
+    safe = [core.multiarray.scalar, np.dtype, *(type(np.dtype(t)) for t in (np.float32, np.float64, np.int64))]
+    with torch.serialization.safe_globals(safe):
+        return torch.load(checkpoint, map_location="cpu", weights_only=True)
 
 
 class ModelMismatch(ValueError):
