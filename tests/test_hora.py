@@ -197,8 +197,23 @@ def test_latent_regression_loss_falls_on_a_fixed_batch():
     adapt = AdaptationModule(30, 32, 8)
     opt = torch.optim.Adam(adapt.parameters(), lr=1e-3)
     al = OmegaConf.create({"n_epochs": 1, "batch_size": 64, "max_grad_norm": 1.0})
-    losses = [hora_distill._regress(adapt, opt, hist, target, al, rng, "cpu") for _ in range(60)]
+    rollout = {"history": hist, "target": target}
+    losses = [hora_distill._regress(adapt, opt, rollout, al, rng, "cpu") for _ in range(60)]
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_teacher_sees_only_its_privileged_fields():
+    from trainers.hora_model import PrivilegedEncoder
+
+    enc = PrivilegedEncoder(12, (16, 8), fields=["scale", "mass", "friction", "com", "gravity"])
+    priv = torch.randn(4, 12)
+    moved = priv.clone()
+    moved[:, 0:3] += 1.0  # the object's offset: hidden from this teacher
+    assert torch.equal(enc(priv), enc(moved))
+    moved[:, 4] += 1.0    # its mass: seen
+    assert not torch.allclose(enc(priv), enc(moved))
+    with pytest.raises(ValueError, match="offst"):
+        PrivilegedEncoder(12, (16, 8), fields=["offst"])
 
 
 def test_adaptation_module_sizes_and_a_too_short_history():

@@ -54,7 +54,9 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     hparams = validate(cfg)
     device = "cpu" if tr.device in ("cpu", "auto") and not torch.cuda.is_available() else tr.device
     # A HORA teacher: SF builds its encoder from the privileged encoder's sizes (and the default one after).
-    model = hora_encoder(cfg.model.priv_mlp, cfg.model.priv_activation) if config_mod.is_hora(cfg) else nullcontext()
+    hora = config_mod.is_hora(cfg)
+    model = hora_encoder(cfg.model.priv_mlp, cfg.model.priv_activation, cfg.model.get("priv_fields")) if hora \
+        else nullcontext()
     with model:
         summary = run_sample_factory(cfg.task.env_id, config_mod.env_kwargs(cfg), run_dir, num_envs=tr.num_envs,
                                      seed=tr.seed, max_iterations=tr.max_iterations, total_env_steps=None,

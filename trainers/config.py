@@ -202,6 +202,13 @@ def require_obs_mode(cfg: DictConfig, algo: str) -> None:
     ``privileged`` Dict (``hora`` also works: its history is left unused)."""
     mode = cfg.env.obs_mode
     if is_hora(cfg):
+        from .hora_model import priv_mask
+
+        fields = OmegaConf.select(cfg, "model.priv_fields")
+        try:
+            priv_mask(None if fields is None else list(fields), 12)
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
         if mode not in ("privileged", "hora"):
             raise ConfigError(f"--algo {algo} --profile hora trains a teacher on env.obs_mode=privileged (state + "
                               f"privileged facts); env.obs_mode={mode} has no privileged facts: set "

@@ -222,7 +222,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
             lr = learning_rate(al, it, int(tr.max_iterations))
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss = _regress(adapt, opt, rollout["history"], rollout["target"], al, rng, device)
+            loss = _regress(adapt, opt, rollout, al, rng, device, teacher)
             stats = progress.record(env_steps, rollout["episodes"])
             scalars = {"distill/loss": loss, "distill/latent_mse": float(rollout["latent_mse"].mean()),
                        "distill/learning_rate": lr,
@@ -268,11 +268,12 @@ def _rollout(env, obs, teacher: TeacherActor, adapt: AdaptationModule, driven: n
     n = env.num_envs
     hist = np.empty((steps, *obs["proprio_history"].shape), np.float32)
     target = np.empty((steps, n, teacher.latent_dim), np.float32)
+    states = np.empty((steps, *obs["state"].shape), np.float32)
     sq = torch.zeros(teacher.latent_dim, dtype=torch.float64)
     mask = torch.as_tensor(driven, device=device)[:, None]
     episodes: list[dict] = []
     for t in range(steps):
-        hist[t] = obs["proprio_history"]
+        hist[t], states[t] = obs["proprio_history"], obs["state"]
         with torch.no_grad():
             zt = teacher.encode(torch.as_tensor(obs["privileged_state"], dtype=torch.float32, device=device))
             zs = adapt(torch.as_tensor(hist[t], device=device))
@@ -283,7 +284,8 @@ def _rollout(env, obs, teacher: TeacherActor, adapt: AdaptationModule, driven: n
         obs, _, _, _, info = env.step(action.cpu().numpy())
         episodes += finished_episodes(info, ~driven)
     return {"obs": obs, "history": hist.reshape(-1, *hist.shape[2:]), "target": target.reshape(-1, target.shape[-1]),
-            "episodes": episodes, "latent_mse": (sq / (steps * n)).numpy()}
+            "state": states.reshape(-1, states.shape[-1]), "episodes": episodes,
+            "latent_mse": (sq / (steps * n)).numpy()}
 
 
 def learning_rate(al, iteration: int, max_iterations: int) -> float:
@@ -294,17 +296,29 @@ def learning_rate(al, iteration: int, max_iterations: int) -> float:
     return float(al.learning_rate) * max(1.0 - (iteration - 1) / max(max_iterations, 1), 0.0)
 
 
-def _regress(adapt: AdaptationModule, opt, hist: np.ndarray, target: np.ndarray, al, rng, device) -> float:
-    """``algo.n_epochs`` passes of minibatch MSE regression; the mean loss of the last pass."""
+def _regress(adapt: AdaptationModule, opt, rollout: dict, al, rng, device,
+             teacher: TeacherActor | None = None) -> float:
+    """``algo.n_epochs`` passes of minibatch MSE regression of the teacher's latent on the histories of
+    ``rollout``; with ``algo.action_loss_weight`` > 0, plus that weight times the MSE between the teacher's
+    actions on the student's latent and on its own. Returns the mean loss of the last pass."""
     adapt.train()
-    hist_t, target_t = torch.as_tensor(hist, device=device), torch.as_tensor(target, device=device)
+    mse = torch.nn.functional.mse_loss
+    hist_t, target_t = (torch.as_tensor(rollout[k], device=device) for k in ("history", "target"))
+    weight = float(al.get("action_loss_weight", 0.0))
+    if weight > 0:
+        state_t = torch.as_tensor(rollout["state"], device=device)
+        with torch.no_grad():
+            action_t = teacher.act_latent(state_t, target_t)
     losses = []
     for _ in range(int(al.n_epochs)):
         losses = []
-        perm = torch.as_tensor(rng.permutation(len(hist)), device=device)
-        for start in range(0, len(hist), int(al.batch_size)):
+        perm = torch.as_tensor(rng.permutation(len(hist_t)), device=device)
+        for start in range(0, len(hist_t), int(al.batch_size)):
             idx = perm[start:start + int(al.batch_size)]
-            loss = torch.nn.functional.mse_loss(adapt(hist_t[idx]), target_t[idx])
+            z = adapt(hist_t[idx])
+            loss = mse(z, target_t[idx])
+            if weight > 0:
+                loss = loss + weight * mse(teacher.act_latent(state_t[idx], z), action_t[idx])
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(adapt.parameters(), float(al.max_grad_norm))

@@ -16,6 +16,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from unilab_envs.tasks.inhand_rotation import PRIV_FIELDS
+
 ACTIVATIONS = {"elu": nn.ELU, "relu": nn.ReLU, "tanh": nn.Tanh}
 
 TEACHER_KEYS = ("state", "privileged_state")
@@ -39,26 +41,43 @@ def mlp(in_dim: int, sizes: Sequence[int], act: str = "elu", last_act: bool = Tr
     return nn.Sequential(*layers)
 
 
-class PrivilegedEncoder(nn.Module):
-    """Privileged facts -> latent ``z`` in (-1, 1): an MLP of ``sizes`` (the last is the latent size)."""
+def priv_mask(fields: Sequence[str] | None, dim: int) -> torch.Tensor:
+    """1 for the entries of ``privileged_state`` the encoder sees (``fields`` by name; None: all), else 0."""
+    if fields is None:
+        return torch.ones(dim)
+    mask = torch.zeros(dim)
+    for name in fields:
+        if name not in PRIV_FIELDS:
+            raise ValueError(f"model.priv_fields: {name!r} is not a privileged fact; choose from {list(PRIV_FIELDS)}")
+        start, stop = PRIV_FIELDS[name]
+        mask[start:stop] = 1.0
+    return mask
 
-    def __init__(self, in_dim: int, sizes: Sequence[int] = (256, 128, 8), act: str = "elu"):
+
+class PrivilegedEncoder(nn.Module):
+    """Privileged facts -> latent ``z`` in (-1, 1): an MLP of ``sizes`` (the last is the latent size). Entries
+    outside ``fields`` (names of ``PRIV_FIELDS``; None: all) are zeroed before it: the teacher does not see them."""
+
+    def __init__(self, in_dim: int, sizes: Sequence[int] = (256, 128, 8), act: str = "elu",
+                 fields: Sequence[str] | None = None):
         super().__init__()
         if not sizes:
             raise ValueError("the privileged encoder needs at least one layer (its last size is the latent size)")
         self.net = mlp(in_dim, sizes, act, last_act=False)
         self.latent_dim = int(sizes[-1])
+        self.register_buffer("mask", priv_mask(fields, in_dim), persistent=False)  # from the config, not saved
 
     def forward(self, priv: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.net(priv))
+        return torch.tanh(self.net(priv * self.mask))
 
 
 class TeacherTrunk(nn.Module):
     """``(state, privileged) -> [state, z]``: the policy observation beside the privileged latent."""
 
-    def __init__(self, state_dim: int, priv_dim: int, sizes: Sequence[int] = (256, 128, 8), act: str = "elu"):
+    def __init__(self, state_dim: int, priv_dim: int, sizes: Sequence[int] = (256, 128, 8), act: str = "elu",
+                 fields: Sequence[str] | None = None):
         super().__init__()
-        self.encoder = PrivilegedEncoder(priv_dim, sizes, act)
+        self.encoder = PrivilegedEncoder(priv_dim, sizes, act, fields)
         self.state_dim, self.latent_dim = int(state_dim), self.encoder.latent_dim
         self.out_dim = self.state_dim + self.latent_dim
 

@@ -55,13 +55,14 @@ class HoraFeatures(BaseFeaturesExtractor):
     ``proprio_history``) are ignored."""
 
     def __init__(self, observation_space: spaces.Dict, priv_mlp=(256, 128, 8), priv_activation: str = "elu",
-                 clip: float = 5.0, enabled: bool = True):
+                 clip: float = 5.0, enabled: bool = True, priv_fields=None):
         for key in ("state", "privileged_state"):
             if not isinstance(observation_space, spaces.Dict) or key not in observation_space.spaces:
                 raise ValueError(f"a HORA teacher needs a Dict observation with {key!r} (env.obs_mode=privileged); "
                                  f"got {observation_space}")
         state, priv = observation_space["state"], observation_space["privileged_state"]
-        trunk = TeacherTrunk(int(np.prod(state.shape)), int(np.prod(priv.shape)), list(priv_mlp), priv_activation)
+        trunk = TeacherTrunk(int(np.prod(state.shape)), int(np.prod(priv.shape)), list(priv_mlp), priv_activation,
+                             priv_fields)
         super().__init__(observation_space, features_dim=trunk.out_dim)
         self.state_norm = RunningObsNorm(state, clip, enabled)
         self.priv_norm = RunningObsNorm(priv, clip, enabled)
@@ -158,6 +159,12 @@ class HoraPPOActor(TeacherActor):
         return torch.clamp(self.head(self.body(torch.cat([self.state_norm(state), z], -1))), -1.0, 1.0)
 
 
+def fields(model) -> list[str] | None:
+    """``model.priv_fields`` as a plain list (None: every privileged fact)."""
+    value = model.get("priv_fields") if model is not None else None
+    return None if value is None else [str(x) for x in value]
+
+
 def policy_kwargs(algo, model=None) -> dict:
     """SB3 ``policy_kwargs`` from the ``algo`` section; with ``model`` (a HORA teacher's ``model`` section)
     the features are ``HoraFeatures``."""
@@ -170,6 +177,7 @@ def policy_kwargs(algo, model=None) -> dict:
     else:
         features = dict(features_extractor_class=HoraFeatures,
                         features_extractor_kwargs=norm | dict(priv_mlp=[int(x) for x in model.priv_mlp],
-                                                              priv_activation=str(model.priv_activation)))
+                                                              priv_activation=str(model.priv_activation),
+                                                              priv_fields=fields(model)))
     return dict(net_arch=dict(pi=arch, vf=arch), activation_fn=ACTIVATIONS[algo.activation],
                 log_std_init=float(algo.log_std_init), **features)

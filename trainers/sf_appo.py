@@ -273,7 +273,8 @@ def load_sf_actor(run_dir: Path, checkpoint: Path | None = None) -> tuple[torch.
     # SF wraps its MLPs in torch.jit.script as it builds them; build plain modules (same state-dict keys) instead,
     # so that the actor traces and exports like any nn.Module.
     with mock.patch.object(torch.jit, "script", lambda obj, *args, **kwargs: obj), \
-            (hora_encoder(hora.priv_mlp, hora.priv_activation) if hora is not None else nullcontext()):
+            (hora_encoder(hora.priv_mlp, hora.priv_activation, hora.get("priv_fields")) if hora is not None
+             else nullcontext()):
         actor_critic = create_actor_critic(cfg, obs_space, action_space)
     actor_critic.load_state_dict(state)
     if hora is not None:

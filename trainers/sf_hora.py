@@ -26,13 +26,15 @@ class HoraEncoder(Encoder):
     """SF's (normalized) obs dict -> ``TeacherTrunk`` ``[state, z]`` -> MLP of ``cfg.encoder_mlp_layers``
     with ``cfg.nonlinearity``. Other keys (``proprio_history`` with ``obs_mode=hora``) are ignored."""
 
-    def __init__(self, cfg, obs_space, priv_mlp: Sequence[int], priv_activation: str):
+    def __init__(self, cfg, obs_space, priv_mlp: Sequence[int], priv_activation: str,
+                 priv_fields: Sequence[str] | None = None):
         super().__init__(cfg)
         for key in (STATE, PRIV):
             if key not in obs_space.spaces or len(obs_space[key].shape) != 1:
                 raise ValueError(f"the HORA encoder needs a flat {key!r} observation; got {obs_space} "
                                  f"(train the teacher with env.obs_mode=privileged)")
-        self.trunk = TeacherTrunk(obs_space[STATE].shape[0], obs_space[PRIV].shape[0], list(priv_mlp), priv_activation)
+        self.trunk = TeacherTrunk(obs_space[STATE].shape[0], obs_space[PRIV].shape[0], list(priv_mlp), priv_activation,
+                                  priv_fields)
         layers = list(cfg.encoder_mlp_layers)
         self.mlp_head = mlp(self.trunk.out_dim, layers, cfg.nonlinearity) if layers else nn.Identity()
         self.out_size = int(layers[-1]) if layers else self.trunk.out_dim
@@ -48,18 +50,21 @@ class HoraEncoder(Encoder):
         return self.out_size
 
 
-def make_hora_encoder(cfg, obs_space, *, priv_mlp: Sequence[int], priv_activation: str) -> HoraEncoder:
-    return HoraEncoder(cfg, obs_space, priv_mlp, priv_activation)
+def make_hora_encoder(cfg, obs_space, *, priv_mlp: Sequence[int], priv_activation: str,
+                      priv_fields: Sequence[str] | None = None) -> HoraEncoder:
+    return HoraEncoder(cfg, obs_space, priv_mlp, priv_activation, priv_fields)
 
 
-def register_hora_encoder(priv_mlp: Sequence[int], priv_activation: str) -> Callable:
+def register_hora_encoder(priv_mlp: Sequence[int], priv_activation: str,
+                          priv_fields: Sequence[str] | None = None) -> Callable:
     """Make SF build ``HoraEncoder``s from now on; returns the encoder factory it replaced (to restore)."""
     from sample_factory.algo.utils.context import global_model_factory
 
     factory = global_model_factory()
     previous = factory.make_model_encoder_func
+    fields = None if priv_fields is None else [str(f) for f in priv_fields]
     factory.register_encoder_factory(functools.partial(make_hora_encoder, priv_mlp=[int(s) for s in priv_mlp],
-                                                       priv_activation=str(priv_activation)))
+                                                       priv_activation=str(priv_activation), priv_fields=fields))
     return previous
 
 
@@ -70,9 +75,10 @@ def restore_encoder(previous: Callable) -> None:
 
 
 @contextlib.contextmanager
-def hora_encoder(priv_mlp: Sequence[int], priv_activation: str) -> Iterator[None]:
+def hora_encoder(priv_mlp: Sequence[int], priv_activation: str,
+                 priv_fields: Sequence[str] | None = None) -> Iterator[None]:
     """``register_hora_encoder`` within the block; the previous encoder factory is back afterwards."""
-    previous = register_hora_encoder(priv_mlp, priv_activation)
+    previous = register_hora_encoder(priv_mlp, priv_activation, priv_fields)
     try:
         yield
     finally:

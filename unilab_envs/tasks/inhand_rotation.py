@@ -32,6 +32,9 @@ from .tactile import TactileFilter
 OBS_MODES = ("state", "privileged", "hora")
 #: object position relative to its start (3), scale, mass, friction, centre of mass (3), gravity direction (3)
 PRIV_DIM = 12
+#: name -> (start, stop) of each fact in ``privileged_state``
+PRIV_FIELDS = {"offset": (0, 3), "scale": (3, 4), "mass": (4, 5), "friction": (5, 6), "com": (6, 9),
+               "gravity": (9, 12)}
 OBS_CLIP = 5.0  # HORA's clipObservations: every observation entry lies in [-5, 5]
 #: per-episode means in ``final_info``: object speed (m/s), mean |joint torque| (N m), |mechanical power| (W)
 EPISODE_MEANS = ("object_speed", "torque", "power")
