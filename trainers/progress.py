@@ -7,6 +7,8 @@ from collections import deque
 import numpy as np
 from tqdm.auto import tqdm
 
+from unilab_envs.wrappers.common import episode_stats
+
 #: final_info entries logged as episode means under ``episode/<name>``
 EPISODE_KEYS = ("episode_return", "episode_length", "episode_seconds", "rotation_speed", "dropped",
                 "object_speed", "torque", "work")
@@ -64,6 +66,4 @@ def finished_episodes(info: dict, select: np.ndarray | None = None) -> list[dict
     done = np.asarray(info["_final_info"], bool)
     if select is not None:
         done = done & select
-    fin = info["final_info"]
-    return [{k: float(v[i]) for k, v in fin.items() if not k.startswith("_") and np.ndim(v) == 1}
-            for i in np.flatnonzero(done)]
+    return [episode_stats(info["final_info"], i) for i in np.flatnonzero(done)]

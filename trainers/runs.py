@@ -80,9 +80,9 @@ def check_profile(run_dir: Path, profile: str | None) -> None:
     if (trained or None) != (profile or None):
         have = f"--profile {trained}" if trained else "no --profile"
         want = f"--profile {profile}" if profile else "no --profile"
+        fix = f"add --profile {trained}" if trained else "drop --profile"
         raise CheckpointError(f"run {run_dir} was trained with {have}, but this command has {want}: "
-                              f"add {have.replace('no --profile', 'nothing (drop --profile)')} or pick a run of "
-                              f"the other kind with --load-run")
+                              f"{fix}, or pick a run of the other kind with --load-run")
 
 
 def check_checkpoint_kind(run_dir: Path, checkpoint: Path, hora: bool) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 
 
 def require_same_step_vector_env(env, adapter: str, library: str) -> None:
@@ -12,3 +13,8 @@ def require_same_step_vector_env(env, adapter: str, library: str) -> None:
     if mode != gym.vector.AutoresetMode.SAME_STEP:
         raise ValueError(f"{library} expects finished envs to be reset within the step (AutoresetMode.SAME_STEP); "
                          f"this env resets in mode {mode}. Make it with gym.make_vec(..., autoreset_mode='same_step')")
+
+
+def episode_stats(final_info: dict, i: int) -> dict[str, float]:
+    """Env ``i``'s per-episode statistics from a step's ``info["final_info"]`` (its 1-D entries)."""
+    return {k: float(v[i]) for k, v in final_info.items() if not k.startswith("_") and np.ndim(v) == 1}

@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
-from .common import require_same_step_vector_env
+from .common import episode_stats, require_same_step_vector_env
 
 
 class SB3VecEnv(VecEnv):
@@ -63,7 +63,7 @@ class SB3VecEnv(VecEnv):
             fin, final_obs = info["final_info"], info["final_obs"]
             now = round(time.time() - self._t0, 6)
             for i in np.flatnonzero(dones):
-                stats = {k: float(v[i]) for k, v in fin.items() if not k.startswith("_") and np.ndim(v) == 1}
+                stats = episode_stats(fin, i)
                 infos[i] = {"terminal_observation": final_obs[i],  # a dict for Dict observations
                             "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
                             "episode": {"r": stats.get("episode_return", 0.0),
