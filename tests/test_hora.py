@@ -118,6 +118,8 @@ def test_student_resume_continues_its_counters(pipeline):
     assert (before["iteration"], after["iteration"]) == (4, 6)
     assert after["env_steps"] == 6 * 64 and after["teacher"] == before["teacher"]
     assert after["optimizer"]["state"], "the optimizer state travels with the checkpoint"
+    history = json.loads((student / "distill_history.json").read_text())
+    assert [h["iteration"] for h in history] == [1, 2, 3, 4, 5, 6]  # the resumed part appended
 
 
 def test_teacher_resume_keeps_its_encoder_and_statistics(pipeline):

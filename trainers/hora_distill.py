@@ -31,6 +31,7 @@ from .progress import TrainProgress, finished_episodes
 
 CHECKPOINT_DIR = "checkpoints"
 BEST_FILE = "best.pt"
+HISTORY_FILE = "distill_history.json"  # per iteration: env steps, teacher share, loss, latent error
 _CKPT = re.compile(r"model_(\d+)\.pt$")
 MIX_MODES = ("step", "linear")
 LR_SCHEDULES = ("constant", "linear")
@@ -200,7 +201,8 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     progress = TrainProgress(tr.max_iterations, it, enabled=tr.progress_bar)
     rng = np.random.default_rng(tr.seed + it)
     torch.manual_seed(tr.seed + it)
-    history: list[dict] = []
+    history_file = run_dir / HISTORY_FILE
+    history: list[dict] = [h for h in _read_json(history_file) if h["iteration"] <= it] if resume else []
     last_ckpt, best_ckpt, start_steps, t0 = None, None, env_steps, time.time()
 
     def checkpoint(path: Path, extra: dict | None = None) -> Path:
@@ -247,6 +249,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
             if (every > 0 and it % every == 0) or it == tr.max_iterations:
                 last_ckpt = checkpoint(run_dir / CHECKPOINT_DIR / f"model_{it}.pt")
                 runs.prune(list_checkpoints(run_dir)[:-1], tr.keep_checkpoints - 1)
+                runs.write_json(history_file, history)
         if last_ckpt is None:  # nothing to do (a resumed run already at max_iterations)
             last_ckpt = list_checkpoints(run_dir)[-1]
     finally:
@@ -254,7 +257,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
         writer.close()
         progress.close()
     seconds = time.time() - t0
-    runs.write_json(run_dir / "distill_history.json", history)
+    runs.write_json(history_file, history)
     return {"iterations": it, "env_steps": env_steps, "teacher_steps": teacher_steps,
             "teacher_step_share": teacher_steps / max(env_steps, 1), "wall_seconds": round(seconds, 1),
             "env_steps_per_second": round((env_steps - start_steps) / max(seconds, 1e-9), 1),
@@ -339,6 +342,12 @@ def _eval(cfg: DictConfig, teacher: TeacherActor, adapt: AdaptationModule) -> di
     return evaluate(lambda k, **kw: config_mod.make_env(cfg, k, **kw), StudentActor(frozen, teacher_cpu),
                     int(cfg.distill.eval_episodes), int(cfg.eval.num_envs), int(cfg.eval.seed),
                     list(cfg.env.domain_rand.scale_list), progress=False, observer=LatentError(teacher_cpu, frozen))
+
+
+def _read_json(path: Path) -> list:
+    import json
+
+    return json.loads(path.read_text()) if path.is_file() else []
 
 
 def _plain(result: dict) -> dict:
