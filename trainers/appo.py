@@ -17,7 +17,6 @@ from omegaconf import DictConfig, OmegaConf
 from . import config as config_mod
 from . import runs
 from .sf_appo import (
-    ModelMismatch,
     checkpoint_iteration,
     list_checkpoints,
     load_sf_actor,
@@ -77,9 +76,8 @@ def load_actor(run_dir: Path, checkpoint: Path) -> tuple[torch.nn.Module, dict]:
     """
     try:
         actor, actor_critic = load_sf_actor(run_dir, checkpoint)
-    except ModelMismatch as e:
-        raise runs.CheckpointError(f"cannot load APPO checkpoint {checkpoint}: {e}; pick a checkpoint of this run "
-                                   f"with --checkpoint") from e
+    except runs.CheckpointError:
+        raise  # weights of the other kind than the run (runs.check_checkpoint_kind): already says the fix
     except Exception as e:
         raise runs.CheckpointError(f"cannot load APPO checkpoint {checkpoint}: {type(e).__name__}: {e}. The file is "
                                    f"corrupt or not a Sample Factory checkpoint; pick another with --checkpoint") from e

@@ -25,6 +25,7 @@ from unittest import mock
 import torch
 from torch import nn
 
+from . import runs
 from .sf_env import register_unilab_env
 from .sf_hora import SFHoraTeacher, hora_encoder
 
@@ -231,7 +232,7 @@ def load_sf_actor(run_dir: Path, checkpoint: Path | None = None) -> tuple[torch.
     distribution mean, clipped to [-1,1]) with SF's observation normalization inside it, on CPU, in eval mode,
     that works with torch.jit.trace / torch.onnx.export (so no dicts-of-tensors in forward; wrap as needed).
     For a HORA teacher run (``run.profile: hora`` in the run's config.yaml) it is an ``SFHoraTeacher``
-    (``forward(state, privileged_state)``); weights of the other kind raise ``ModelMismatch``."""
+    (``forward(state, privileged_state)``); weights of the other kind raise ``runs.CheckpointError``."""
     from gymnasium import spaces
     from sample_factory.model.actor_critic import create_actor_critic
     from sample_factory.utils.attr_dict import AttrDict
@@ -247,12 +248,7 @@ def load_sf_actor(run_dir: Path, checkpoint: Path | None = None) -> tuple[torch.
         checkpoint = found[-1]
     state = load_checkpoint_file(checkpoint)["model"]
     hora = _hora_model_cfg(run_dir)  # the run's config.yaml `model` section for a HORA teacher, else None
-    if hora is not None and not any(".trunk." in key for key in state):
-        raise ModelMismatch(f"{run_dir} is a HORA teacher run (--profile hora), but {checkpoint} holds a plain "
-                            f"APPO policy (no privileged encoder)")
-    if hora is None and any(".trunk." in key for key in state):
-        raise ModelMismatch(f"{checkpoint} holds a HORA teacher (a privileged encoder), but {run_dir} is not a "
-                            f"--profile hora run")
+    runs.check_checkpoint_kind(run_dir, checkpoint, any(".trunk." in key for key in state))  # before building
 
     # The spaces follow from the weights: input widths of the per-key encoders and normalizers, output width.
     obs_shapes: dict[str, tuple[int, ...]] = {}
@@ -296,16 +292,11 @@ def load_checkpoint_file(checkpoint: Path) -> dict:
         return torch.load(checkpoint, map_location="cpu", weights_only=True)
 
 
-class ModelMismatch(ValueError):
-    """A checkpoint's weights are not the kind of model its run folder's config.yaml describes."""
-
-
 def _hora_model_cfg(run_dir: Path):
     """The ``model`` section of a HORA teacher run's ``config.yaml``; None for a plain run (or no config.yaml)."""
     from . import config as config_mod
-    from .runs import CONFIG_FILE
 
-    path = Path(run_dir) / CONFIG_FILE
+    path = Path(run_dir) / runs.CONFIG_FILE
     if not path.is_file():
         return None
     cfg = config_mod.load(path)
