@@ -280,8 +280,7 @@ def _rollout(env, obs, teacher: TeacherActor, adapt: AdaptationModule, driven: n
         with torch.no_grad():
             zt = teacher.encode(torch.as_tensor(obs["privileged_state"], dtype=torch.float32, device=device))
             zs = adapt(torch.as_tensor(hist[t], device=device))
-            action = teacher.act_latent(torch.as_tensor(obs["state"], dtype=torch.float32, device=device),
-                                        torch.where(mask, zt, zs))
+            action = teacher.act_latent(torch.as_tensor(states[t], device=device), torch.where(mask, zt, zs))
         target[t] = zt.cpu().numpy()
         sq += ((zs - zt) ** 2).sum(0).double().cpu()
         obs, _, _, _, info = env.step(action.cpu().numpy())
