@@ -14,6 +14,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from unilab_envs.tasks import end_causes
+
 #: reported metric -> (final_info key, unit)
 METRICS = {
     "return": ("episode_return", ""),
@@ -71,6 +73,8 @@ def summarize(stats: dict[str, np.ndarray], scale_list: list[float]) -> dict:
         for name, (key, _) in METRICS.items():
             row[name] = float(np.mean(stats[key][mask])) if mask.any() else float("nan")
         row["return_std"] = float(np.std(stats["episode_return"][mask])) if mask.any() else float("nan")
+        if "end_cause" in stats:  # share of each way an episode ended (unilab_envs/tasks/end_causes.py)
+            row["end_causes"] = end_causes.shares(stats["end_cause"][mask])
         return row
 
     scales = np.asarray(scale_list, float)
@@ -102,12 +106,23 @@ def evaluate(make_env: Callable[..., gym.vector.VectorEnv], actor: torch.nn.Modu
 
 
 def format_table(result: dict, title: str = "") -> str:
-    """The result as a fixed-width table (rich renders it when available)."""
+    """The result as fixed-width tables (rich renders them when available): the metrics per scale, then the
+    share of each end cause per scale."""
     cols = ["episodes", *METRICS]
     units = {name: unit for name, (_, unit) in METRICS.items()}
     header = ["scale"] + [f"{c} ({units[c]})" if units.get(c) else c for c in cols]
-    rows = [[s] + [_fmt(r[c]) for c in cols] for s, r in result["per_scale"].items()]
-    rows.append(["all"] + [_fmt(result["overall"][c]) for c in cols])
+    blocks = [*result["per_scale"].items(), ("all", result["overall"])]
+    rows = [[s] + [_fmt(r[c]) for c in cols] for s, r in blocks]
+    text = _table(header, rows, title)
+    if "end_causes" in result["overall"]:
+        names = list(end_causes.NAMES.values())
+        causes = [[s, str(r["episodes"])] + [f"{r['end_causes'].get(n, 0.0):.1%}" if r["episodes"] else "-"
+                                             for n in names] for s, r in blocks]
+        text += "\n" + _table(["scale", "episodes", *names], causes, "how episodes ended (share)")
+    return text
+
+
+def _table(header: list[str], rows: list[list[str]], title: str = "") -> str:
     try:
         import io
 

@@ -7,6 +7,7 @@ from collections import deque
 import numpy as np
 from tqdm.auto import tqdm
 
+from unilab_envs.tasks import end_causes
 from unilab_envs.wrappers.common import episode_stats
 
 #: final_info entries logged as episode means under ``episode/<name>``
@@ -15,7 +16,10 @@ EPISODE_KEYS = ("episode_return", "episode_length", "episode_seconds", "rotation
 
 
 class TrainProgress:
-    """Turns finished episodes into TensorBoard scalars and drives a tqdm bar with ETA over iterations."""
+    """Turns finished episodes into TensorBoard scalars and drives a tqdm bar with ETA over iterations.
+
+    ``episode/<name>``: means over the last ``window`` episodes; ``end_cause/<name>``: the share of each
+    end cause among the episodes that finished in this iteration."""
 
     def __init__(self, total_iterations: int, start_iteration: int, enabled: bool = True, window: int = 200):
         self.bar = tqdm(total=total_iterations, initial=start_iteration, unit="it", desc="train",
@@ -36,6 +40,9 @@ class TrainProgress:
                     name = {"dropped": "drop_rate", "episode_seconds": "time_to_fall_s",
                             "rotation_speed": "rotation_speed_rad_s"}.get(key, key)
                     out[f"episode/{name}"] = float(np.mean(values))
+        codes = [e["end_cause"] for e in episodes if "end_cause" in e]
+        for name, share in end_causes.shares(np.asarray(codes)).items():  # this iteration's episodes only
+            out[f"end_cause/{name}"] = share
         now = time.time()
         if self._steps is not None and now > self._t:
             out["perf/env_steps_per_s"] = (num_timesteps - self._steps) / (now - self._t)

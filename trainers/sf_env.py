@@ -15,7 +15,8 @@ This is the layout of SF's IsaacGym example (``sf_examples/isaacgym_examples``) 
   the non-batched sampler does). It reads a dict of tensors shaped ``(num_agents,)``, takes the entries of
   the agents that are done and writes ``'/'.join(path)`` as a TensorBoard tag. So at a step where episodes
   end, ``infos = {"episode_extra_stats": {name: tensor(num_agents)}}`` holding every numeric ``final_info``
-  stat and the per-step means over the episode of each reward term (``reward_terms/<name>``); TensorBoard
+  stat, a 0/1 indicator per end cause (``end_cause/<name>``, so SF's average is each cause's share) and the
+  per-step means over the episode of each reward term (``reward_terms/<name>``); TensorBoard
   shows them as ``episode_extra_stats/<name>`` (averaged over the last ``stats_avg`` episodes). Nothing
   else may go into ``infos``: any ``(num_agents,)`` tensor there would be logged as an episode statistic.
 """
@@ -28,6 +29,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
+
+from unilab_envs.tasks import end_causes
 
 
 def _patch_sample_factory_for_gymnasium_1() -> None:
@@ -101,6 +104,11 @@ class UnilabSFEnv(gym.Env):
             numeric = value.dtype == bool or np.issubdtype(value.dtype, np.number)
             if not key.startswith("_") and numeric and value.shape == (self.num_agents,):
                 stats[key] = self._tensor(value, np.float32)
+        if "end_cause" in stats:  # a code; SF averages each stat over episodes: log one 0/1 indicator per cause
+            codes = np.asarray(fin["end_cause"])
+            del stats["end_cause"]
+            for code, name in end_causes.NAMES.items():
+                stats[f"end_cause/{name}"] = self._tensor(codes == code, np.float32)
         steps = np.maximum(np.asarray(fin.get("episode_length", 1)), 1)
         for key in [k for k in fin if k.startswith("reward_")]:  # episode sums -> mean per step, like SB3's log
             stats[f"reward_terms/{key.removeprefix('reward_')}"] = self._tensor(fin[key] / steps, np.float32)

@@ -12,6 +12,9 @@ Semantics a backend must keep (docs/motrixsim.md records how MotrixSim 0.10 meet
   shape's unit inertia); parameters persist until set again, ``set_state`` never clears them.
 - ``apply_object_force``: the force acts on every substep until changed, even where the engine
   clears external forces after each physics step (re-apply it per substep there).
+- An unstable simulation keeps its non-finite state until ``set_state`` places it anew (no engine
+  auto-reset behind the task's back: MuJoCo's ``mjDSBL_AUTORESET`` is set), so that the task sees,
+  counts and resets it; the other envs of the batch step on unaffected.
 - ``render`` may raise ``NotImplementedError`` where the engine cannot render offscreen.
 - Solver options in ``PhysicsOptions`` are MuJoCo's; a backend documents which it honours.
 """

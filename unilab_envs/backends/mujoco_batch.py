@@ -30,6 +30,9 @@ class MujocoBatchBackend:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.layout = layout
         self.model = m = mujoco.MjModel.from_xml_string(layout.xml)
+        # An unstable simulation stays non-finite until set_state places it anew, for the task to see, count
+        # and reset: MuJoCo's own auto-reset would silently restart it from the model's default pose.
+        m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_AUTORESET)
         self.num_envs = num_envs
         self.timestep = float(m.opt.timestep)
         threads = num_threads or os.cpu_count() or 1

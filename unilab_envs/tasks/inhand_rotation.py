@@ -8,6 +8,7 @@ Gymnasium's ``autoreset_mode`` says (``NEXT_STEP`` by default, or ``SAME_STEP``;
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 
 import numpy as np
@@ -16,18 +17,21 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ..backends import make_backend
+from ..backends.base import ObjectState
 from ..config import apply_overrides, require, require_range
 from ..hands import get_hand
 from ..objects import get_object
 from ..rotations import rotation_about_axis, skew
 from ..scene import build_scene
-from . import autoreset, domain_rand, rewards
+from . import autoreset, domain_rand, end_causes, rewards
 from .config import InhandRotationConfig
 from .domain_rand import RandomPushes, assign_scales, sample_params
 from .observations import FrameHistory, normalize_joints, to_unit_range
 from .presets import rotation_config
 from .start_states import load_start_grasps
 from .tactile import TactileFilter
+
+log = logging.getLogger(__name__)
 
 OBS_MODES = ("state", "privileged", "hora")
 #: object position relative to its start (3), scale, mass, friction, centre of mass (3), gravity direction (3)
@@ -117,6 +121,7 @@ class InhandRotationEnv(VectorEnv):
         self.ep_sums = {k: np.zeros(n) for k in (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))}
         self._prev_quat = np.zeros((n, 4))
         self._ep_wall_start = np.zeros(n)
+        self.nonfinite_episodes = 0  # episodes the physics lost (end_cause nonfinite), since construction
 
     # --- spaces and observations ----------------------------------------------------------
     def _make_obs_space(self) -> spaces.Space:
@@ -229,15 +234,20 @@ class InhandRotationEnv(VectorEnv):
         q, qd = self.backend.joint_state()
         obj = self.backend.object_state()
         tau = self.backend.actuator_forces()
+        # a NaN anywhere in the state makes the sum NaN (the backend leaves an unstable simulation non-finite)
+        nonfinite = ~np.isfinite(obj.pos.sum(-1) + q.sum(-1) + qd.sum(-1))
+        if nonfinite.any():
+            q, qd, tau, obj = self._stand_in(nonfinite, q, qd, tau, obj)
         offset = obj.pos - self.backend.palm_position()
         palm_dist2 = np.einsum("ij,ij->i", offset, offset)
-        # a NaN anywhere in the state makes the sum NaN, and every comparison with NaN is False
-        finite = np.isfinite(obj.pos.sum(-1) + q.sum(-1))
-        terminated = ~finite | (obj.pos[:, 2] < cfg.termination_height) | \
-            (palm_dist2 > cfg.max_palm_distance * cfg.max_palm_distance)
+        fell = obj.pos[:, 2] < cfg.termination_height
+        left_palm = palm_dist2 > cfg.max_palm_distance * cfg.max_palm_distance
+        terminated = nonfinite | fell | left_palm
         moved = obj.pos - self.start_pos
+        out_of_band = None
         if cfg.height_band is not None:
-            terminated |= np.abs(moved[:, 2]) > cfg.height_band
+            out_of_band = np.abs(moved[:, 2]) > cfg.height_band
+            terminated |= out_of_band
         terms = rewards.weighted_terms(cfg.rewards, self.control_dt, angvel=obj.angvel, axis=self.axis,
                                        clip=cfg.angvel_clip, linvel=obj.linvel, joint_pos=q,
                                        start_pose=self.start_pose, tau=tau, joint_vel=qd, fell=terminated,
@@ -264,12 +274,34 @@ class InhandRotationEnv(VectorEnv):
         }
         self.autoreset.restart_pending(self._reset_envs, reward, terminated, truncated, info["rotation_speed"],
                                        *terms.values())
-        obs, ended = self.autoreset.finish(terminated | truncated, self._observe(),
-                                           lambda: self._episode_stats(terminated), self._reset_envs, self._observe)
+        obs = self._observe()
+        if nonfinite.any():  # the finished episode's last observation: finite, its stand-in values
+            obs = _finite_obs(obs)
+        def stats():
+            band = out_of_band if out_of_band is not None else np.zeros_like(terminated)
+            return self._episode_stats(terminated, end_causes.classify(nonfinite, fell, left_palm, band))
+
+        obs, ended = self.autoreset.finish(terminated | truncated, obs, stats, self._reset_envs, self._observe)
         info.update(ended)
         return obs, reward.astype(np.float32), terminated, truncated, info
 
-    def _episode_stats(self, terminated: np.ndarray) -> dict[str, np.ndarray]:
+    def _stand_in(self, bad: np.ndarray, q, qd, tau, obj: ObjectState):
+        """Envs ``bad`` went non-finite this step: count them (a warning) and give the step's reward, statistics
+        and last observation their start pose at rest instead of NaN; the episode ends (``end_cause``
+        ``nonfinite``) and the env is reset like any other."""
+        ids = np.flatnonzero(bad & ~self.autoreset.pending)  # NEXT_STEP: pending envs were counted last step
+        if len(ids):
+            self.nonfinite_episodes += len(ids)
+            log.warning("non-finite physics in env(s) %s (%d so far in this env): ended with end_cause=nonfinite "
+                        "and reset", ids.tolist(), self.nonfinite_episodes)
+        col = bad[:, None]
+        q = np.where(col, self.start_pose, q)
+        qd, tau = np.where(col, 0.0, qd), np.where(col, 0.0, tau)
+        obj = ObjectState(np.where(col, self.start_pos, obj.pos), np.where(col, self._prev_quat, obj.quat),
+                          np.where(col, 0.0, obj.linvel), np.where(col, 0.0, obj.angvel))
+        return q, qd, tau, obj
+
+    def _episode_stats(self, terminated: np.ndarray, cause: np.ndarray) -> dict[str, np.ndarray]:
         """Per-episode statistics of every env's current episode (``autoreset`` keeps the finished ones)."""
         seconds = self.progress * self.control_dt
         steps = np.maximum(self.progress, 1)
@@ -278,7 +310,7 @@ class InhandRotationEnv(VectorEnv):
             "episode_length": self.progress.copy(),
             "episode_seconds": seconds, "rotation_angle": self.ep_angle.copy(),
             "rotation_speed": self.ep_angle / np.maximum(seconds, self.control_dt),
-            "dropped": terminated.copy(), "object_scale": self.scale.copy(),
+            "dropped": terminated.copy(), "end_cause": cause, "object_scale": self.scale.copy(),
         }
         stats.update({k: self.ep_sums[k] / steps for k in EPISODE_MEANS})
         stats["work"] = self.ep_sums["power"] * self.control_dt
@@ -299,3 +331,10 @@ class InhandRotationEnv(VectorEnv):
         if backend is not None:
             backend.close()
         super().close(**kwargs)
+
+
+def _finite_obs(obs):
+    """``obs`` (an array or a dict of arrays) with NaN entries as 0 (infinities are clipped already)."""
+    if isinstance(obs, dict):
+        return {k: np.nan_to_num(v, nan=0.0) for k, v in obs.items()}
+    return np.nan_to_num(obs, nan=0.0)
