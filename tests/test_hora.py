@@ -250,3 +250,16 @@ def test_student_actor_composes_adaptation_and_teacher_head(pipeline):
     student = StudentActor(adapt, teacher)
     state, hist = torch.zeros(2, 96), torch.zeros(2, 30, 32)
     assert torch.equal(student(state, hist), teacher.act_latent(state, adapt(hist)))
+
+
+def test_student_drives_the_curriculum_by_its_env_steps(pipeline):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logdir, _, _ = pipeline
+    args = STUDENT + ["--max-iterations", "2", f"training.logdir={logdir}", "training.run_name=curriculum",
+                      "env.curriculum.enabled=true", "env.curriculum.milestones=[0,256]", "distill.eval_interval=0"]
+    assert cli.train(args) == 0
+    (run,) = (logdir / "hora_distill" / "AllegroInhandRotation-v0").glob("*curriculum")
+    acc = EventAccumulator(str(run))
+    acc.Reload()
+    assert [e.value for e in acc.Scalars("curriculum/progress")] == [0.0, 0.25]  # set before each rollout

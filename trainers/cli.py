@@ -142,8 +142,9 @@ def _marking_failures(run_dir: Path, checkpoints, work):
 
 
 def env_factory(cfg: DictConfig):
-    """``make(num_envs, **extra)`` for the run's env, as evaluation and playback take it."""
-    return functools.partial(config_mod.make_env, cfg)
+    """``make(num_envs, **extra)`` for the run's env, as evaluation and playback take it (the full configured
+    randomisation: a curriculum's start ranges are for training only)."""
+    return functools.partial(config_mod.make_eval_env, cfg)
 
 
 def export_run(algo, run_dir: Path, checkpoint: str | Path) -> dict:

@@ -241,6 +241,13 @@ def make_env(cfg: DictConfig, num_envs: int, **extra):
     return gym.make_vec(cfg.task.env_id, num_envs=num_envs, **kwargs)
 
 
+def make_eval_env(cfg: DictConfig, num_envs: int, **extra):
+    """``make_env`` for evaluation and playback: the full configured randomisation (no curriculum stage)."""
+    from .curriculum import EVAL_ENV
+
+    return make_env(cfg, num_envs, **(EVAL_ENV | extra))
+
+
 def save(cfg: DictConfig, path: Path) -> None:
     from .runs import atomic_write_text
 

@@ -25,7 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from . import config as config_mod
-from . import hora_teacher, runs
+from . import curriculum, hora_teacher, runs
 from .hora_model import AdaptationModule, StudentActor, TeacherActor
 from .progress import TrainProgress, finished_episodes
 
@@ -215,6 +215,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     try:
         obs, _ = env.reset(seed=int(tr.seed) + it)
         while it < tr.max_iterations:
+            stage = curriculum.drive(env, env_steps)
             share = teacher_share(env_steps, milestones, shares, mode)
             driven = np.zeros(n, bool)
             driven[rng.choice(n, int(round(share * n)), replace=False)] = True
@@ -228,7 +229,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
             stats = progress.record(env_steps, rollout["episodes"])
             scalars = {"distill/loss": loss, "distill/latent_mse": float(rollout["latent_mse"].mean()),
                        "distill/learning_rate": lr,
-                       "distill/teacher_share": float(driven.mean()), **stats}
+                       "distill/teacher_share": float(driven.mean()), **stats, **stage}
             scalars |= {f"distill/latent_mse_dim{k}": float(v) for k, v in enumerate(rollout["latent_mse"])}
             for name, value in scalars.items():
                 writer.add_scalar(name, value, env_steps)
@@ -338,7 +339,7 @@ def _eval(cfg: DictConfig, teacher: TeacherActor, adapt: AdaptationModule) -> di
 
     frozen = copy.deepcopy(adapt).cpu().eval()
     teacher_cpu = copy.deepcopy(teacher).cpu()
-    return evaluate(lambda k, **kw: config_mod.make_env(cfg, k, **kw), StudentActor(frozen, teacher_cpu),
+    return evaluate(lambda k, **kw: config_mod.make_eval_env(cfg, k, **kw), StudentActor(frozen, teacher_cpu),
                     int(cfg.distill.eval_episodes), int(cfg.eval.num_envs), int(cfg.eval.seed),
                     list(cfg.env.domain_rand.scale_list), progress=False, observer=LatentError(teacher_cpu, frozen))
 

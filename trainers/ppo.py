@@ -19,7 +19,7 @@ from stable_baselines3.common.logger import configure
 from unilab_envs.wrappers.sb3 import SB3VecEnv
 
 from . import config as config_mod
-from . import runs
+from . import curriculum, runs
 from .ppo_model import AdaptivePPO, HoraFeatures, HoraPPOActor, PPOActor, policy_kwargs
 from .progress import TrainProgress
 
@@ -72,6 +72,7 @@ class RunCallback(BaseCallback):
         self.cfg, self.run_dir, self.steps_per_iter = cfg, run_dir, steps_per_iter
         self.progress: TrainProgress | None = None
         self.last_ckpt: Path | None = None
+        self.curriculum: dict[str, float] = {}
 
     @property
     def iteration(self) -> int:
@@ -84,6 +85,9 @@ class RunCallback(BaseCallback):
     def _on_step(self) -> bool:
         return True
 
+    def _on_rollout_start(self) -> None:
+        self.curriculum = curriculum.drive(self.training_env.env, self.model.num_timesteps)
+
     def _on_rollout_end(self) -> None:
         # Called before the update of this rollout; the iteration counter counts finished rollouts.
         env: SB3VecEnv = self.training_env
@@ -91,7 +95,7 @@ class RunCallback(BaseCallback):
         stats = self.progress.record(self.model.num_timesteps, episodes)
         for name, value in terms.items():
             self.logger.record(f"reward_terms/{name}", value)
-        for name, value in stats.items():
+        for name, value in (stats | self.curriculum).items():
             self.logger.record(name, value)
 
     def after_update(self) -> None:

@@ -162,7 +162,7 @@ def run_sample_factory(env_id: str, env_kwargs: dict, run_dir: Path, *, num_envs
         return _summary(run_dir, summary, 0.0, "already_done")
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    sf_env = register_unilab_env(env_id, {**env_kwargs, "num_envs": num_envs})
+    sf_env = register_unilab_env(env_id, {**env_kwargs, "num_envs": num_envs}, start_env_steps=start_env_steps)
     fixed = dict(algo="APPO", env=sf_env, experiment=run_dir.name, train_dir=str(run_dir.parent), seed=seed,
                  device="cpu" if device == "cpu" else "gpu", restart_behavior="resume",
                  # SF stops once env_steps > train_for_env_steps, checked after each iteration against the env

@@ -32,6 +32,8 @@ from gymnasium.vector import AutoresetMode
 
 from unilab_envs.tasks import end_causes
 
+from . import curriculum
+
 
 def _patch_sample_factory_for_gymnasium_1() -> None:
     """SF 2.1.1 targets gymnasium<1.0, whose ``Wrapper`` forwarded unknown attributes to the wrapped env.
@@ -55,7 +57,7 @@ _patch_sample_factory_for_gymnasium_1()
 class UnilabSFEnv(gym.Env):
     """Sample Factory's view of a batched ``VectorEnv``: one multi-agent env with ``num_envs`` agents."""
 
-    def __init__(self, env: gym.vector.VectorEnv, seed_offset: int = 0):
+    def __init__(self, env: gym.vector.VectorEnv, seed_offset: int = 0, env_steps: int = 0):
         mode = env.metadata.get("autoreset_mode")
         if mode != AutoresetMode.SAME_STEP:
             raise ValueError(f"{type(env).__name__} resets in mode {mode}; the SF adapter needs SAME_STEP")
@@ -68,6 +70,10 @@ class UnilabSFEnv(gym.Env):
         self.action_space = env.single_action_space
         self.render_mode = getattr(env, "render_mode", None)
         self.seed_offset = seed_offset
+        # SF runs one env of num_agents agents (sf_appo.py), so its own steps are the run's env steps; a resumed
+        # run starts from its checkpoint's count. They set the env's curriculum stage at every step.
+        self.env_steps = int(env_steps)
+        self._stage = curriculum.drive(env, self.env_steps)
 
     # --- conversions ------------------------------------------------------------------------
     @staticmethod
@@ -88,6 +94,9 @@ class UnilabSFEnv(gym.Env):
         if isinstance(actions, torch.Tensor):
             actions = actions.detach().cpu().numpy()
         obs, reward, terminated, truncated, info = self.env.step(np.asarray(actions, dtype=np.float32))
+        self.env_steps += self.num_agents
+        if self._stage:
+            self._stage = curriculum.drive(self.env, self.env_steps)
         terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
         infos: dict[str, Any] = {}
         if (terminated | truncated).any():
@@ -109,6 +118,8 @@ class UnilabSFEnv(gym.Env):
             del stats["end_cause"]
             for code, name in end_causes.NAMES.items():
                 stats[f"end_cause/{name}"] = self._tensor(codes == code, np.float32)
+        for name, value in self._stage.items():  # the curriculum's stage when the episode ended
+            stats[name] = torch.full((self.num_agents,), float(value))
         steps = np.maximum(np.asarray(fin.get("episode_length", 1)), 1)
         for key in [k for k in fin if k.startswith("reward_")]:  # episode sums -> mean per step, like SB3's log
             stats[f"reward_terms/{key.removeprefix('reward_')}"] = self._tensor(fin[key] / steps, np.float32)
@@ -122,11 +133,12 @@ class UnilabSFEnv(gym.Env):
 
 
 def make_unilab_env(full_env_name: str, cfg=None, env_config=None, render_mode: str | None = None, *,
-                    env_id: str, env_kwargs: dict) -> UnilabSFEnv:
+                    env_id: str, env_kwargs: dict, start_env_steps: int = 0) -> UnilabSFEnv:
     """SF's env factory (``register_env`` calls it as ``f(full_env_name, cfg, env_config, render_mode)``).
 
     Builds ``gymnasium.make_vec(env_id, **env_kwargs)``. Env seeds: SF resets env ``k`` of worker ``w`` with
     seed ``w * num_envs_per_worker + k``; ``cfg.seed`` (when set) is added so that runs differ by seed.
+    ``start_env_steps``: the env steps a resumed run has already taken (the curriculum continues from there).
     """
     import unilab_envs  # noqa: F401  (registers the Gymnasium ids, also in SF's spawned processes)
 
@@ -136,15 +148,17 @@ def make_unilab_env(full_env_name: str, cfg=None, env_config=None, render_mode: 
         kwargs["render_mode"] = render_mode
     env = gym.make_vec(env_id, **kwargs)
     seed = getattr(cfg, "seed", None) if cfg is not None else None
-    return UnilabSFEnv(env, seed_offset=0 if seed is None else int(seed))
+    return UnilabSFEnv(env, seed_offset=0 if seed is None else int(seed), env_steps=start_env_steps)
 
 
-def register_unilab_env(env_id: str, env_kwargs: dict, *, sf_name: str | None = None) -> str:
+def register_unilab_env(env_id: str, env_kwargs: dict, *, sf_name: str | None = None,
+                        start_env_steps: int = 0) -> str:
     """Register ``env_id`` (with ``env_kwargs``, ``num_envs`` among them) with Sample Factory; returns the SF
     env name (``sf_name``, by default ``env_id``) to pass as ``--env``. The factory is a picklable
     ``functools.partial`` so that SF's spawned processes (env-info probe, rollout workers) can rebuild it."""
     from sample_factory.envs.env_utils import register_env
 
     name = sf_name or env_id
-    register_env(name, functools.partial(make_unilab_env, env_id=env_id, env_kwargs=dict(env_kwargs)))
+    register_env(name, functools.partial(make_unilab_env, env_id=env_id, env_kwargs=dict(env_kwargs),
+                                         start_env_steps=int(start_env_steps)))
     return name

@@ -53,6 +53,29 @@ class DomainRandConfig:
 
 
 @dataclass(frozen=True)
+class CurriculumStart:
+    """Start value of each randomisation term on the curriculum (null: the term stays at its ``domain_rand``
+    value throughout). Each widens linearly in the stage to its ``domain_rand`` value."""
+
+    mass_max: float | None = 0.05           # kg: upper end of domain_rand.mass_range
+    friction_min: float | None = 1.0        # lower end of domain_rand.friction_range
+    force_scale: float | None = 0.0         # domain_rand.force_scale (random pushes)
+    joint_noise_scale: float | None = 0.0   # domain_rand.joint_noise_scale (observation noise)
+    gravity_tilt_max: float | None = 0.0    # domain_rand.gravity_tilt_max (Sharpa tilts gravity)
+
+
+@dataclass(frozen=True)
+class CurriculumConfig:
+    """A schedule over training env steps on which the randomisation widens (``tasks/curriculum.py``).
+    Off by default; a trainer drives it through ``env.set_training_progress(env_steps)``."""
+
+    enabled: bool = False
+    milestones: tuple[float, ...] = (0.0, 2.0e6)  # env steps; the stage is i/k at the i-th of k+1 milestones
+    interpolation: str = "linear"                 # linear | step (held until the next milestone)
+    start: CurriculumStart = field(default_factory=CurriculumStart)
+
+
+@dataclass(frozen=True)
 class InhandRotationConfig:
     """``AllegroInhandRotation-v0`` and its siblings."""
 
@@ -79,6 +102,7 @@ class InhandRotationConfig:
     tactile_smoothing: float = 0.5            # EMA weight of the previous reading (tactile hands only)
     rewards: RewardScales = field(default_factory=RewardScales)
     domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     grasp_cache_path: str | None = None       # explicit cache file or prefix
     grasp_cache_dir: str | None = None        # default: $UNILAB_CACHE_DIR or ~/.cache/unilab_envs/grasps
     grasp_hub_repo: str | None = None         # default: $UNILAB_GRASP_HUB_REPO or the project's dataset

@@ -23,7 +23,7 @@ from ..hands import get_hand
 from ..objects import get_object
 from ..rotations import rotation_about_axis, skew
 from ..scene import build_scene
-from . import autoreset, domain_rand, end_causes, rewards
+from . import autoreset, curriculum, domain_rand, end_causes, rewards
 from .config import InhandRotationConfig
 from .domain_rand import RandomPushes, assign_scales, sample_params
 from .observations import FrameHistory, normalize_joints, to_unit_range
@@ -60,6 +60,7 @@ def validate(cfg: InhandRotationConfig) -> None:
     if np.linalg.norm(cfg.rotation_axis) < 1e-9:
         raise ValueError(f"rotation_axis={cfg.rotation_axis} has zero length")
     domain_rand.validate(cfg.domain_rand)
+    curriculum.validate(cfg.curriculum, cfg.domain_rand)
 
 
 class InhandRotationEnv(VectorEnv):
@@ -108,14 +109,18 @@ class InhandRotationEnv(VectorEnv):
         self.limit = np.full(n, cfg.episode_length, np.int64)  # step at which each episode truncates
         frames = max(cfg.obs_frames, cfg.proprio_history if cfg.obs_mode == "hora" else 0)
         self.history = FrameHistory(n, frames, nj, ntac)
-        dr = cfg.domain_rand
+        # the randomisation drawn now: the configured one, or the curriculum's stage of it
+        self.curriculum = curriculum.Curriculum(cfg.curriculum, cfg.domain_rand)
+        self.training_env_steps = 0
+        self.dr = dr = self.curriculum.ranges()
         self.tactile = TactileFilter(n, ntac, cfg.tactile_max, cfg.tactile_smoothing,
                                      dr.tactile_latency if dr.enabled else 0.0)
         self.priv = np.zeros((n, PRIV_DIM), np.float32)
         self.scale_idx = np.zeros(n, np.int64)  # index into scale_list, per env for its life (assign_scales)
         self.start_pos = np.zeros((n, 3))
         self.mass, self.scale = np.zeros(n), np.zeros(n)
-        self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt)
+        self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt)  # on if pushes are on at full range
+        self.pushes.cfg = dr
         self.ep_angle = np.zeros(n)
         # Per-episode sums of physical quantities (speed m/s, torque N m, power W) and of each reward term.
         self.ep_sums = {k: np.zeros(n) for k in (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))}
@@ -136,7 +141,7 @@ class InhandRotationEnv(VectorEnv):
         return spaces.Dict(parts)
 
     def _push_frame(self, q: np.ndarray) -> None:
-        dr = self.cfg.domain_rand
+        dr = self.dr
         if dr.enabled and dr.joint_noise:
             q = q + self.np_random.uniform(-dr.joint_noise_scale, dr.joint_noise_scale, q.shape)
         tactile = self.tactile.update(self.backend.tactile_forces(), self.np_random) if self.tactile.active else None
@@ -171,7 +176,7 @@ class InhandRotationEnv(VectorEnv):
         return self._observe(), {}
 
     def _reset_envs(self, ids: np.ndarray) -> None:
-        rng, dr = self._reset_rng, self.cfg.domain_rand
+        rng, dr = self._reset_rng, self.dr
         scale_idx = self.scale_idx[ids]
         params, active = sample_params(dr, self.nominal, scale_idx, rng)
         self.backend.set_params(ids, **{k: params[k] for k in active})
@@ -211,6 +216,31 @@ class InhandRotationEnv(VectorEnv):
         self.priv[ids, 6:9] = to_unit_range(params["object_com"], *dr.com_range)
         gravity = params["gravity"]
         self.priv[ids, 9:12] = gravity / np.linalg.norm(gravity, axis=-1, keepdims=True)
+
+    # --- training progress ----------------------------------------------------------------
+    def set_training_progress(self, env_steps: int) -> None:
+        """Tell the env how many env steps training has taken (all envs together, resumed parts included).
+
+        With ``curriculum.enabled`` the randomisation follows the curriculum's stage at ``env_steps``: new
+        physical parameters at each env's next reset, pushes and observation noise from the next step.
+        Without it this only records the count. Trainers call it once per rollout; the env reads no clock.
+        """
+        if env_steps < 0:
+            raise ValueError(f"env_steps={env_steps} must be >= 0 (env steps trained so far)")
+        self.training_env_steps = int(env_steps)
+        if not self.curriculum.enabled:
+            return
+        stage = self.curriculum.stage(env_steps)
+        if stage != self.curriculum.progress:
+            self.curriculum.progress = stage
+            self.dr = self.curriculum.ranges()
+            self.pushes.cfg = self.dr
+
+    def curriculum_state(self) -> dict[str, float]:
+        """The curriculum's stage (``progress``, in [0, 1]) and each term's current value; empty when it is off."""
+        if not self.curriculum.enabled:
+            return {}
+        return {"progress": self.curriculum.progress, **self.curriculum.values()}
 
     # --- step -----------------------------------------------------------------------------
     def step(self, actions):
