@@ -184,3 +184,26 @@ def test_new_run_dir_name_and_atomic_write(tmp_path):
     assert b != a and b.is_dir()
     runs.atomic_write_text(a / "x.txt", "hello")
     assert (a / "x.txt").read_text() == "hello" and not list(a.glob(".*.tmp"))
+
+
+def test_legged_gym_device_flags(tmp_path, capsys, cache_dir):
+    """--rl-device (and --rl_device, --device) set the torch device; --sim-device the physics device, which the
+    CPU-only mujoco backend refuses for cuda before any run folder is made."""
+    import gymnasium as gym
+    import pytest
+
+    from trainers import cli
+
+    for flag in ("--rl-device", "--rl_device", "--device"):
+        args = cli.parse("train", ["--algo", "ppo", "--task", "allegro_inhand", flag, "cpu", "--sim-device", "cpu"])
+        cfg = cli.compose(args)
+        assert cfg.training.device == "cpu" and cfg.env.sim_device == "cpu"
+    base = ["--algo", "ppo", "--task", "allegro_inhand", "--sim", "mujoco", f"training.logdir={tmp_path}"]
+    assert cli._run(cli.train, base + ["--sim_device", "cuda:0"]) == 2
+    err = capsys.readouterr().err
+    assert "sim_device='cuda:0'" in err and "runs on cpu only" in err and "--sim-device cpu" in err
+    assert not (tmp_path / "sb3_ppo").exists()
+    with pytest.raises(ValueError, match="runs on cpu only"):
+        gym.make_vec("AllegroInhandRotation-v0", num_envs=1, sim_device="cuda")
+    env = gym.make_vec("AllegroInhandRotation-v0", num_envs=1, sim_device="cpu")
+    env.close()

@@ -29,7 +29,7 @@ log = logging.getLogger("trainers")
 FLAGS = {  # flag dest -> config key
     "num_envs": "training.num_envs", "seed": "training.seed", "max_iterations": "training.max_iterations",
     "experiment_name": "training.experiment_name", "run_name": "training.run_name",
-    "headless": "training.headless", "device": "training.device",
+    "headless": "training.headless", "device": "training.device", "sim_device": "env.sim_device",
 }
 
 
@@ -46,7 +46,10 @@ def parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("--run-name", help="suffix of the run folder name")
     p.add_argument("--headless", action="store_true", default=None,
                    help="no window (rendering is always offscreen here; accepted for familiar command lines)")
-    p.add_argument("--device", help="torch device: auto | cpu | cuda[:N]")
+    p.add_argument("--rl-device", "--rl_device", "--device", dest="device",
+                   help="torch device of the policy and learning (legged_gym's --rl_device): auto | cpu | cuda[:N]")
+    p.add_argument("--sim-device", "--sim_device", dest="sim_device",
+                   help="physics device (legged_gym's --sim_device): cpu | cuda[:N]; mujoco runs on the CPU only")
     p.add_argument("--load-run", default="-1", help="run folder name or -1 = newest (eval, export, --resume)")
     p.add_argument("--checkpoint", default="-1", help="iteration number, file, or -1 = newest")
     if command == "train":

@@ -9,12 +9,30 @@ from .base import PARAM_SHAPES, ObjectState, PhysicsBackend
 BACKENDS = {
     "mujoco": ("unilab_envs.backends.mujoco_batch", "MujocoBatchBackend", "mujoco>=4.0"),
 }
+#: name -> the physics devices it can run on (``sim_device``; None picks the first)
+DEVICES = {"mujoco": ("cpu",)}
 
 
-def make_backend(name: str, layout, num_envs: int, **kwargs) -> PhysicsBackend:
-    """Instantiate backend ``name`` on ``layout`` with ``num_envs`` simulations."""
+def check_device(name: str, device: str | None) -> str:
+    """The physics device for backend ``name``: ``device`` if the backend runs there, else a clear error
+    (legged_gym's ``--sim-device``)."""
+    devices = DEVICES.get(name, ("cpu",))
+    if device is None:
+        return devices[0]
+    kind = str(device).split(":")[0].strip().lower()
+    if kind not in devices:
+        raise ValueError(f"sim_device={device!r}: the {name!r} physics backend runs on {', '.join(devices)} only; "
+                         f"use --sim-device {devices[0]} (env.sim_device={devices[0]}), or a backend that runs on "
+                         f"{kind} (available: {sorted(BACKENDS)})")
+    return str(device)
+
+
+def make_backend(name: str, layout, num_envs: int, device: str | None = None, **kwargs) -> PhysicsBackend:
+    """Instantiate backend ``name`` on ``layout`` with ``num_envs`` simulations on physics device ``device``
+    (None: the backend's default)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown physics backend sim={name!r}; available: {sorted(BACKENDS)}")
+    check_device(name, device)
     module_name, cls_name, requirement = BACKENDS[name]
     try:
         module = importlib.import_module(module_name)
@@ -24,4 +42,4 @@ def make_backend(name: str, layout, num_envs: int, **kwargs) -> PhysicsBackend:
     return getattr(module, cls_name)(layout, num_envs, **kwargs)
 
 
-__all__ = ["BACKENDS", "PARAM_SHAPES", "ObjectState", "PhysicsBackend", "make_backend"]
+__all__ = ["BACKENDS", "DEVICES", "PARAM_SHAPES", "check_device", "ObjectState", "PhysicsBackend", "make_backend"]

@@ -82,6 +82,7 @@ class InhandRotationConfig:
     hand: str = "allegro"
     object_type: str = "ball"                 # ball | cube | cylinder
     sim: str = "mujoco"                       # physics backend
+    sim_device: str | None = None             # physics device (--sim-device): None = the backend's (MuJoCo: cpu)
     num_threads: int = 0                      # backend threads, 0 = all cores
     physics: PhysicsOptions = field(default_factory=PhysicsOptions)
     control_substeps: int = CONTROL_SUBSTEPS  # physics steps per action
@@ -119,6 +120,7 @@ class GraspConfig:
     hand: str = "allegro"
     object_type: str = "ball"
     sim: str = "mujoco"
+    sim_device: str | None = None             # physics device (--sim-device): None = the backend's (MuJoCo: cpu)
     num_threads: int = 0
     physics: PhysicsOptions = field(default_factory=PhysicsOptions)
     control_substeps: int = CONTROL_SUBSTEPS

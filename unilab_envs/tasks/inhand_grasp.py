@@ -67,7 +67,7 @@ class InhandGraspEnv(VectorEnv):
             raise ValueError(f"min_tactile_force={cfg.min_tactile_force}: hand {cfg.hand!r} has no tactile pads; "
                              "set min_tactile_force=0 (count fingertip contacts)")
         self.layout = build_scene(self.hand, self.obj, cfg.physics)
-        self.backend = make_backend(cfg.sim, self.layout, num_envs, num_threads=cfg.num_threads)
+        self.backend = make_backend(cfg.sim, self.layout, num_envs, device=cfg.sim_device, num_threads=cfg.num_threads)
         self.backend.set_params(np.arange(num_envs), object_scale=np.full(num_envs, cfg.scale))
         self.joint_ranges = self.backend.joint_ranges()
         self.noise = self.hand.grasp_noise if cfg.pose_noise is None else cfg.pose_noise
