@@ -35,8 +35,8 @@ FLAGS = {  # flag dest -> config key
 
 def parser(command: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=command, description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--algo", required=True, help="ppo | appo | hora_distill")
-    p.add_argument("--task", required=True, help="e.g. allegro_inhand, allegro_inhand_grasp")
+    p.add_argument("--algo", required=command != "eval", help="ppo | appo | hora_distill")
+    p.add_argument("--task", required=command != "eval", help="e.g. allegro_inhand, allegro_inhand_grasp")
     p.add_argument("--sim", default="mujoco", help="physics backend (default: mujoco)")
     p.add_argument("--profile", default=None, help="config variant: conf/<algo>/task/<task>/<sim>_<profile>.yaml")
     p.add_argument("--num-envs", type=int)
@@ -54,6 +54,16 @@ def parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="-1", help="iteration number, file, or -1 = newest")
     if command == "train":
         p.add_argument("--resume", action="store_true", help="continue --load-run in place: steps, optimizer, logs")
+    if command == "eval":
+        p.add_argument("--record-failures", type=int, metavar="K",
+                       help="save the K worst episodes (start state, seed, actions, pushes) and an mp4 of each")
+        p.add_argument("--failure-key", default="time_to_fall", help="worst = lowest: time_to_fall | "
+                                                                      "rotation_speed | return")
+        p.add_argument("--failure-cause", default="dropped", help="episodes considered: dropped (any end but the "
+                       "time limit) | any | names, e.g. fell,left_palm")
+        p.add_argument("--replay", metavar="FILE", help="play a recorded failure_<n>.npz back and check it "
+                                                        "reproduces (no --algo/--task needed)")
+        p.add_argument("--video", metavar="MP4", help="with --replay: also write the replay's video here")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="dotted config overrides, e.g. env.object_type=cube")
     return p
@@ -67,6 +77,8 @@ def parse(command: str, argv: list[str] | None) -> argparse.Namespace:
     if bad:
         p.error(f"unrecognized arguments: {' '.join(bad)} (overrides are key=value, e.g. training.num_envs=64)")
     args.overrides = list(args.overrides) + rest
+    if command == "eval" and not args.replay and (args.algo is None or args.task is None):
+        p.error("eval needs --algo and --task (or --replay FILE)")
     return args
 
 
@@ -179,19 +191,33 @@ def evaluate(argv: list[str] | None = None) -> int:
     from .evaluate import format_table, record_video
 
     args = parse("eval", argv)
+    if args.replay:
+        return replay(args)
+    recorder = None
+    if args.record_failures is not None:
+        from .failures import FailureRecorder
+
+        try:
+            recorder = FailureRecorder(args.record_failures, args.failure_key, args.failure_cause)
+        except ValueError as e:
+            raise config_mod.ConfigError(str(e)) from e
     algo, run_dir, ckpt, cfg = _locate(args)
     actor, info = algo.load_actor(run_dir, ckpt)
     ev = cfg.eval
     t0 = time.time()
     observer = info["eval_observer"]() if "eval_observer" in info else None  # a HORA student: its latent error
     result = run_eval(env_factory(cfg), actor, ev.episodes, ev.num_envs, ev.seed, list(cfg.env.domain_rand.scale_list),
-                      progress=cfg.training.progress_bar, observer=observer)
+                      progress=cfg.training.progress_bar, observer=observer, recorder=recorder)
     result |= {"run": str(run_dir), "checkpoint": str(ckpt), "wall_seconds": round(time.time() - t0, 1),
                "config": OmegaConf.to_container(cfg.eval)}
     if ev.video:
         result["video"] = str(record_video(env_factory(cfg), actor, ev.video_seconds,
                                            run_dir / "videos" / f"eval_{ckpt.stem}.mp4", seed=ev.seed))
-    out = run_dir / "eval" / f"{ckpt.stem}_{time.strftime('%Y-%m-%d_%H-%M-%S')}.json"  # never overwrite a result
+    stamp = time.strftime('%Y-%m-%d_%H-%M-%S')
+    if recorder is not None:
+        result["failures"] = save_failures(recorder, cfg, run_dir / "failures" / f"{ckpt.stem}_{stamp}",
+                                           {"run": str(run_dir), "checkpoint": str(ckpt)})
+    out = run_dir / "eval" / f"{ckpt.stem}_{stamp}.json"  # never overwrite a result
     runs.write_json(out, result)
     print(format_table(result, title=f"{cfg.task.env_id} | {run_dir.name} | {ckpt.name}"))
     if "latent_mse" in result:
@@ -199,6 +225,47 @@ def evaluate(argv: list[str] | None = None) -> int:
         print(f"latent error against the teacher (MSE of z, in (-1, 1)): {result['latent_mse']:.4f}; per dim: {dims}")
     print(f"results: {out}")
     return 0
+
+
+def save_failures(recorder, cfg: DictConfig, folder: Path, meta: dict) -> dict:
+    """The recorder's worst episodes as ``failure_<rank>.npz`` (+ an mp4 made by replaying each, which also
+    checks that it reproduces) and ``index.json``."""
+    from .curriculum import EVAL_ENV
+    from .failures import replay, save
+
+    meta = meta | {"env_id": cfg.task.env_id, "env_kwargs": config_mod.env_kwargs(cfg) | EVAL_ENV,
+                   "seed": int(cfg.eval.seed), "key": recorder.key}
+    worst = recorder.worst()
+    index = []
+    for rank, episode in enumerate(worst):
+        path = save(episode, folder / f"failure_{rank}.npz", meta)
+        row = {"file": str(path), "end_cause": episode["end_cause"], recorder.key: episode["value"],
+               "steps": len(episode["actions"]), "scale": episode["stats"].get("object_scale")}
+        try:
+            check = replay(path, video=path.with_suffix(".mp4"))
+            row |= {"video": check["video"], "replay_max_abs_diff": check["max_abs_diff"]}
+        except RuntimeError as e:  # no imageio / no GL context: keep the recording, say why there is no video
+            row["video_error"] = str(e)
+            print(f"failure {rank}: no video ({e})", file=sys.stderr)
+        index.append(row)
+    if worst:
+        runs.write_json(folder / "index.json", index)
+    print(f"recorded {len(worst)} failure(s) (worst by {recorder.key}) in {folder}" if worst else
+          "no episode matched --failure-cause; nothing recorded")
+    return {"folder": str(folder) if worst else None, "episodes": index}
+
+
+def replay(args: argparse.Namespace) -> int:
+    from .failures import replay as play
+
+    result = play(Path(args.replay), video=Path(args.video) if args.video else None)
+    exact = all(v == 0.0 for v in result["max_abs_diff"].values())
+    print(f"replayed {args.replay}: {result['steps']} steps (recorded {result['recorded_steps']}), ended "
+          f"{result['end_cause']} (recorded {result['recorded_end_cause']}); "
+          + ("reproduced exactly" if exact else f"max |difference| from the recording: {result['max_abs_diff']}"))
+    if "video" in result:
+        print(f"video: {result['video']}")
+    return 0 if exact else 1
 
 
 def export(argv: list[str] | None = None) -> int:

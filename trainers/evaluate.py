@@ -41,23 +41,29 @@ def act(actor: torch.nn.Module) -> Callable:
 
 
 def run_episodes(env: gym.vector.VectorEnv, policy: Callable, per_env: int, seed: int, progress: bool = True,
-                 observer: Callable | None = None) -> dict[str, np.ndarray]:
+                 observer: Callable | None = None, recorder=None) -> dict[str, np.ndarray]:
     """``per_env`` finished episodes of every env: their ``final_info`` stats as arrays. ``observer(obs)``,
-    if given, sees every observation the policy acts on."""
+    if given, sees every observation the policy acts on; ``recorder`` (a ``failures.FailureRecorder``)
+    every step."""
     from tqdm.auto import tqdm
 
     n = env.num_envs
     done_count = np.zeros(n, np.int64)
     collected: dict[str, list[np.ndarray]] = {}
     obs, _ = env.reset(seed=seed)
+    if recorder is not None:
+        recorder.start(env)
     with tqdm(total=n * per_env, desc="eval", unit="ep", disable=not progress, mininterval=1.0) as bar:
         while (done_count < per_env).any():
             if observer is not None:
                 observer(obs)
-            obs, _, _, _, info = env.step(policy(obs))
-            if "final_info" not in info:
+            actions = policy(obs)
+            obs, reward, _, _, info = env.step(actions)
+            keep = info["_final_info"] & (done_count < per_env) if "final_info" in info else None
+            if recorder is not None:
+                recorder.step(actions, reward, info, keep)
+            if keep is None:
                 continue
-            keep = info["_final_info"] & (done_count < per_env)
             done_count += info["_final_info"]
             for key, value in info["final_info"].items():
                 if not key.startswith("_") and not isinstance(value, dict):  # "episode" repeats return/length
@@ -85,7 +91,7 @@ def summarize(stats: dict[str, np.ndarray], scale_list: list[float]) -> dict:
 
 
 def evaluate(make_env: Callable[..., gym.vector.VectorEnv], actor: torch.nn.Module, episodes: int, num_envs: int,
-             seed: int, scale_list: list[float], progress: bool = True, observer=None) -> dict:
+             seed: int, scale_list: list[float], progress: bool = True, observer=None, recorder=None) -> dict:
     """The table's metrics over ``episodes`` deterministic episodes. ``observer`` (optional) is called with
     every observation and its ``result()`` dict joins the result (a HORA student's latent error)."""
     if episodes < 1 or num_envs < 1:
@@ -94,7 +100,7 @@ def evaluate(make_env: Callable[..., gym.vector.VectorEnv], actor: torch.nn.Modu
     per_env = math.ceil(episodes / num_envs)
     env = make_env(num_envs, stagger_episodes=False)
     try:
-        stats = run_episodes(env, act(actor), per_env, seed, progress, observer)
+        stats = run_episodes(env, act(actor), per_env, seed, progress, observer, recorder)
         result = summarize(stats, scale_list)
         if observer is not None:
             result |= observer.result()

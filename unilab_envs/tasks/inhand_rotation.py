@@ -28,7 +28,7 @@ from .config import InhandRotationConfig
 from .domain_rand import RandomPushes, assign_scales, sample_params
 from .observations import FrameHistory, normalize_joints, to_unit_range
 from .presets import rotation_config
-from .start_states import load_start_grasps
+from .start_states import EpisodeStarts, load_start_grasps
 from .tactile import TactileFilter
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class InhandRotationEnv(VectorEnv):
         self.hand, self.obj = get_hand(cfg.hand), get_object(cfg.object_type)
         self.layout = build_scene(self.hand, self.obj, cfg.physics)
         self.grasps = load_start_grasps(cfg, self.layout)  # once, never on the reset path
+        self.starts = EpisodeStarts(num_envs, self.hand.num_joints)
         self.backend = make_backend(cfg.sim, self.layout, num_envs, device=cfg.sim_device, num_threads=cfg.num_threads)
         self.control_dt = cfg.physics.timestep * cfg.control_substeps
         self.joint_ranges = self.backend.joint_ranges()
@@ -169,25 +170,32 @@ class InhandRotationEnv(VectorEnv):
         ids = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
         if mask is None:  # a full reset splits the scales over the envs anew; later resets keep them
             self.scale_idx[:] = assign_scales(len(self.cfg.domain_rand.scale_list), self.num_envs, self._reset_rng)
-        self._reset_envs(ids)
+        given = None if options is None else options.get("episode_starts")
+        self._reset_envs(ids, None if given is None else self.starts.parse(given, len(ids)))
         self.autoreset.on_reset(ids)
         if mask is None and self.cfg.stagger_episodes and self.num_envs > 1:
             # Spread the first episodes' ends so that envs never truncate in lockstep.
             self.limit[:] = self.np_random.integers(1, self.cfg.episode_length + 1, self.num_envs)
         return self._observe(), {}
 
-    def _reset_envs(self, ids: np.ndarray) -> None:
-        rng, dr = self._reset_rng, self.dr
-        scale_idx = self.scale_idx[ids]
-        params, active = sample_params(dr, self.nominal, scale_idx, rng)
+    def _reset_envs(self, ids: np.ndarray, given: tuple | None = None) -> None:
+        """Begin new episodes in envs ``ids``: drawn (grasp, randomisation), or ``given`` as
+        ``(params, joint_pos, object_pos, object_quat)`` (``reset(options={"episode_starts": ...})``)."""
+        if given is None:
+            rng, scale_idx = self._reset_rng, self.scale_idx[ids]
+            params, active = sample_params(self.dr, self.nominal, scale_idx, rng)
+            rows = np.empty((len(ids), self.grasps[0].shape[1]))
+            for k, cache in enumerate(self.grasps):  # loop over scales (a handful), not over envs
+                sel = scale_idx == k
+                rows[sel] = cache[rng.integers(len(cache), size=int(sel.sum()))]
+            nj = self.hand.num_joints
+            q, obj_pos, obj_quat = rows[:, :nj], rows[:, nj:nj + 3], rows[:, nj + 3:nj + 7]
+        else:  # every parameter is written, the undrawn ones at their nominal values
+            params, q, obj_pos, obj_quat = given
+            active = set(params)
         self.backend.set_params(ids, **{k: params[k] for k in active})
-        rows = np.empty((len(ids), self.grasps[0].shape[1]))
-        for k, cache in enumerate(self.grasps):  # loop over scales (a handful), not over envs
-            sel = scale_idx == k
-            rows[sel] = cache[rng.integers(len(cache), size=int(sel.sum()))]
-        nj = self.hand.num_joints
-        q, obj_pos, obj_quat = rows[:, :nj], rows[:, nj:nj + 3], rows[:, nj + 3:nj + 7]
         self.backend.set_state(ids, q, obj_pos, obj_quat)
+        self.starts.record(ids, params, q, obj_pos, obj_quat)
         self.targets[ids] = q
         self.start_pose[ids] = q
         self.progress[ids] = 0
@@ -204,6 +212,13 @@ class InhandRotationEnv(VectorEnv):
         if self.cfg.obs_mode != "state":
             self._set_privileged(ids, params)
         self.history.fill(ids, normalize_joints(q, self.joint_ranges), q)
+
+    def episode_starts(self, ids=None) -> dict[str, np.ndarray]:
+        """How the current episodes of envs ``ids`` (default: all) began, one row per env: ``joint_pos``,
+        ``object_pos``, ``object_quat`` and every physical parameter as ``param/<name>``. Passing rows for the
+        envs being reset as ``reset(options={"episode_starts": rows})`` begins exactly those episodes again;
+        with the same actions (and pushes) they follow the same physics (``trainers/failures.py``)."""
+        return self.starts.rows(ids)
 
     def _set_privileged(self, ids: np.ndarray, params: dict[str, np.ndarray]) -> None:
         """HORA's privileged facts of envs ``ids``, scaled to [-1, 1] by the randomisation ranges."""

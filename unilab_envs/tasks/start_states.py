@@ -48,3 +48,52 @@ def load_start_grasps(cfg, layout: SceneLayout) -> list[np.ndarray]:
                  len(found.grasps))
         grasps.append(found.grasps)
     return grasps
+
+
+class EpisodeStarts:
+    """How each env's current episode began: its grasp (joints, object pose) and every physical parameter.
+
+    ``rows(ids)`` gives them as a flat dict of per-env arrays (``joint_pos``, ``object_pos``,
+    ``object_quat``, ``param/<name>``); ``reset(options={"episode_starts": rows})`` begins exactly those
+    episodes again (failure replay), with no draw from the grasp cache or the randomisation.
+    """
+
+    STATE = ("joint_pos", "object_pos", "object_quat")
+
+    def __init__(self, num_envs: int, num_joints: int):
+        self.n, self.nj = num_envs, num_joints
+        self.state = {"joint_pos": np.zeros((num_envs, num_joints)), "object_pos": np.zeros((num_envs, 3)),
+                      "object_quat": np.zeros((num_envs, 4))}
+        self.params: dict[str, np.ndarray] = {}
+
+    def record(self, ids: np.ndarray, params: dict[str, np.ndarray], q, obj_pos, obj_quat) -> None:
+        for name, value in params.items():
+            if name not in self.params:
+                self.params[name] = np.zeros((self.n, *np.shape(value)[1:]))
+            self.params[name][ids] = value
+        for name, value in zip(self.STATE, (q, obj_pos, obj_quat), strict=True):
+            self.state[name][ids] = value
+
+    def rows(self, ids=None) -> dict[str, np.ndarray]:
+        ids = np.arange(self.n) if ids is None else np.asarray(ids)
+        return {**{k: v[ids].copy() for k, v in self.state.items()},
+                **{f"param/{k}": v[ids].copy() for k, v in self.params.items()}}
+
+    def parse(self, rows: dict, count: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """``(params, joint_pos, object_pos, object_quat)`` of ``count`` envs from ``rows``, checked."""
+        missing = [k for k in self.STATE if k not in rows]
+        if missing:
+            raise ValueError(f"episode_starts lacks {missing}; pass what env.episode_starts(ids) returned")
+        shapes = {"joint_pos": (count, self.nj), "object_pos": (count, 3), "object_quat": (count, 4)}
+        out = []
+        for key, shape in shapes.items():
+            value = np.asarray(rows[key], float)
+            if value.shape != shape:
+                raise ValueError(f"episode_starts[{key!r}] has shape {value.shape}; expected {shape} (one row per "
+                                 f"env being reset)")
+            out.append(value)
+        params = {k.removeprefix("param/"): np.asarray(v, float) for k, v in rows.items() if k.startswith("param/")}
+        if "object_scale" not in params or "object_mass" not in params:
+            raise ValueError("episode_starts lacks param/object_scale or param/object_mass; pass what "
+                             "env.episode_starts(ids) returned")
+        return params, *out
