@@ -2,6 +2,7 @@
 
     python benchmarks/learning_curve.py logs/sb3_ppo/AllegroInhandRotation-v0/<run> --out benchmarks/results/x.png
     python benchmarks/learning_curve.py RUN_A RUN_B --labels "new, seed 42" "new, seed 43" --out cmp.png
+    python benchmarks/learning_curve.py RUN_A RUN_B --causes --out cmp.png     # + the share of each end cause
 """
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from pathlib import Path
 PANELS = (("episode/rotation_speed_rad_s", "episode_extra_stats/rotation_speed", "rotation speed (rad/s)"),
           ("episode/time_to_fall_s", "episode_extra_stats/episode_seconds", "time to fall (s)"),
           ("episode/episode_return", "episode_extra_stats/episode_return", "episode return"))
+#: with --causes: the share of ended episodes per end cause (per iteration, so a moving average of SMOOTH points)
+CAUSE_PANELS = (("end_cause/time_limit", "episode_extra_stats/end_cause/time_limit", "share ended by the time limit"),
+                ("end_cause/fell", "episode_extra_stats/end_cause/fell", "share ended by falling"),
+                ("end_cause/left_palm", "episode_extra_stats/end_cause/left_palm", "share ended leaving the palm"))
+SMOOTH = 25
 
 
 def scalars(run: Path) -> dict[str, tuple[list[int], list[float]]]:
@@ -31,26 +37,36 @@ def scalars(run: Path) -> dict[str, tuple[list[int], list[float]]]:
     return found
 
 
-def plot(runs: list[Path], out: Path, title: str | None = None, labels: list[str] | None = None) -> dict:
-    """One panel per metric, one line per run; returns each run's last value of each metric."""
+def plot(runs: list[Path], out: Path, title: str | None = None, labels: list[str] | None = None,
+         causes: bool = False) -> dict:
+    """One panel per metric, one line per run; returns each run's last value of each metric. ``causes``
+    adds a second row: the share of each end cause per iteration (moving average of ``SMOOTH``)."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     labels = labels or [run.name for run in runs]
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 3.6))
+    panels = PANELS + (CAUSE_PANELS if causes else ())
+    rows = 2 if causes else 1
+    fig, axes = plt.subplots(rows, len(PANELS), figsize=(5 * len(PANELS), 3.6 * rows))
+    axes = np.atleast_1d(axes).ravel()
     last: dict[str, dict] = {}
     for run, label in zip(runs, labels, strict=True):
         data = scalars(run)
-        for ax, (sb3_tag, sf_tag, name) in zip(axes, PANELS, strict=True):
+        for k, (ax, (sb3_tag, sf_tag, name)) in enumerate(zip(axes, panels, strict=True)):
             tag = sb3_tag if sb3_tag in data else sf_tag
             if tag in data:
                 steps, values = data[tag]
                 order = sorted(range(len(steps)), key=steps.__getitem__)
-                ax.plot([steps[i] / 1e6 for i in order], [values[i] for i in order], label=label)
-                last.setdefault(label, {})[name] = values[order[-1]]
-    for ax, (_, _, name) in zip(axes, PANELS, strict=True):
+                x, y = np.array([steps[i] / 1e6 for i in order]), np.array([values[i] for i in order])
+                if k >= len(PANELS) and len(y) >= SMOOTH:
+                    y = np.convolve(y, np.ones(SMOOTH) / SMOOTH, mode="valid")
+                    x = x[SMOOTH - 1:]
+                ax.plot(x, y, label=label)
+                last.setdefault(label, {})[name] = float(y[-1])
+    for ax, (_, _, name) in zip(axes, panels, strict=True):
         ax.set_xlabel("env steps (millions)")
         ax.set_title(name)
         ax.grid(alpha=0.3)
@@ -69,8 +85,9 @@ def main() -> None:
     p.add_argument("--labels", nargs="+", help="one per run (default: the run folder names)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "learning_curve.png")
     p.add_argument("--title")
+    p.add_argument("--causes", action="store_true", help="add the share of each end cause per iteration")
     args = p.parse_args()
-    print(json.dumps(plot(args.runs, args.out, args.title, args.labels), indent=2))
+    print(json.dumps(plot(args.runs, args.out, args.title, args.labels, args.causes), indent=2))
     print(args.out)
 
 
