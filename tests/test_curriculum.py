@@ -163,3 +163,9 @@ def test_appo_resume_passes_its_env_steps_to_the_env(tmp_path, cache_dir, monkey
     assert cli.train(appo + ["--max-iterations", "2"]) == 0
     assert cli.train(appo + ["--resume", "--max-iterations", "3"]) == 0
     assert made and made[0] == 0 and made[-1] == 2 * 128  # the resumed run's env starts at its checkpoint's steps
+
+
+def test_start_values_are_only_checked_when_the_curriculum_is_on(make_vec):
+    """A narrower mass range than the default start value is fine while the curriculum is off."""
+    env = make_vec(1, **{"domain_rand.mass_range": [0.1, 0.2]})
+    assert not env.unwrapped.curriculum.enabled

@@ -105,3 +105,11 @@ def test_bad_failure_options_are_clear_errors(capsys):
         FailureRecorder(2, key="speed")
     assert cli._run(cli.evaluate, ["--replay", "/nonexistent/failure_0.npz"]) == 2
     assert "cannot read failure file" in capsys.readouterr().err
+
+
+def test_recorder_keeps_only_the_steps_running_episodes_need(make_vec):
+    env = make_vec(4, autoreset_mode="same_step", stagger_episodes=False, episode_length=20)
+    recorder = FailureRecorder(2, key="return", causes="any")
+    run_episodes(env, lambda obs: np.zeros((4, 16), np.float32), 40, seed=0, progress=False, recorder=recorder)
+    assert recorder.base >= 256 and len(recorder.log["actions"]) == recorder.t - recorder.base < 300  # trimmed
+    assert all(len(e["actions"]) == len(e["reward"]) <= 20 for e in recorder.worst())

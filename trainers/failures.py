@@ -90,6 +90,9 @@ class FailureRecorder:
 
     def start(self, env: gym.vector.VectorEnv) -> None:
         """After ``env.reset``: log pushes and every env's start."""
+        if env.metadata.get("autoreset_mode") != gym.vector.AutoresetMode.SAME_STEP:
+            raise ValueError("the failure recorder follows episodes of an env made with autoreset_mode='same_step' "
+                             "(as trainers.config.make_env makes them)")
         self.env = env.unwrapped
         if not isinstance(self.env.pushes, PushLog):
             self.env.pushes = PushLog(self.env.pushes)
@@ -97,7 +100,7 @@ class FailureRecorder:
         self.begin = [self.env.episode_starts([i]) for i in range(n)]
         self.begin_step = np.zeros(n, np.int64)
         self.log: dict[str, list[np.ndarray]] = {"actions": [], "forces": [], **{k: [] for k in TRACE}}
-        self.t = 0
+        self.t = self.base = 0  # steps so far; the step the log's first entry holds
 
     def step(self, actions, reward, info: dict, keep: np.ndarray | None) -> None:
         """After each ``env.step`` (``keep``: the finished episodes that count toward the evaluation)."""
@@ -117,6 +120,11 @@ class FailureRecorder:
                 self.begin[i] = self.env.episode_starts([i])
                 self.begin_step[i] = self.t + 1
         self.t += 1
+        oldest = int(self.begin_step.min())
+        if oldest - self.base >= 256:  # no running episode needs these steps any more
+            for entries in log.values():
+                del entries[:oldest - self.base]
+            self.base = oldest
 
     def _consider(self, i: int, fin: dict) -> None:
         cause = int(fin["end_cause"][i])
@@ -125,8 +133,8 @@ class FailureRecorder:
         value = float(fin[KEYS[self.key]][i])
         if len(self.kept) == self.k and -self.kept[0][0] <= value:
             return  # not worse than the best of those kept
-        s = self.begin_step[i]
-        episode = {name: np.stack([x[i] for x in self.log[name][s:self.t + 1]]) for name in self.log}
+        s, e = self.begin_step[i] - self.base, self.t + 1 - self.base
+        episode = {name: np.stack([x[i] for x in self.log[name][s:e]]) for name in self.log}
         episode |= {"starts": self.begin[i], "env_index": i, "end_cause": cause, "value": value,
                     "stats": {k: float(v[i]) for k, v in fin.items() if not k.startswith("_") and np.ndim(v) == 1}}
         self._order += 1

@@ -35,12 +35,15 @@ def _terms(dr: DomainRandConfig) -> dict[str, tuple[float, str, bool]]:
 
 
 def validate(cur: CurriculumConfig, dr: DomainRandConfig) -> None:
-    """Reject schedules and start values that cannot work, naming the key (``curriculum.*``)."""
+    """Reject schedules and start values that cannot work, naming the key (``curriculum.*``). The start values
+    are checked against ``domain_rand`` only when the curriculum is on."""
     k = "curriculum."
     require(cur.interpolation in INTERPOLATIONS, k + "interpolation", cur.interpolation, f"one of {INTERPOLATIONS}")
     m = np.asarray(cur.milestones, float)
     require(len(m) >= 2 and np.all(np.diff(m) > 0) and m[0] >= 0, k + "milestones", cur.milestones,
             "at least two increasing env-step counts >= 0, e.g. [0, 2e6]")
+    if not cur.enabled:
+        return
     start = cur.start
     if start.mass_max is not None:
         require(dr.mass_range[0] < start.mass_max <= dr.mass_range[1], k + "start.mass_max", start.mass_max,
