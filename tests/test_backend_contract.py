@@ -152,3 +152,23 @@ def test_friction_is_set_absolutely_or_relatively_not_both_at_once(backend):
 def test_a_hand_without_pads_has_no_tactile_readings(backend):
     place(backend)
     assert backend.tactile_forces().shape == (3, 0)
+
+
+def test_an_unstable_simulation_stays_nonfinite_until_placed_again(backend):
+    """No engine auto-reset behind the task's back: the task must see the NaN to count it (end_cause nonfinite)."""
+    place(backend)
+    ctrl = np.tile(ALLEGRO.home_pose, (3, 1))
+    backend.step(ctrl, substeps=2)
+    before = backend.object_state().pos.copy()
+    force = np.zeros((3, 3))
+    force[1, 2] = 1e300
+    backend.apply_object_force(force)
+    backend.step(ctrl, substeps=2)
+    backend.apply_object_force(np.zeros((3, 3)))
+    backend.step(ctrl, substeps=2)
+    pos = backend.object_state().pos
+    assert not np.isfinite(pos[1]).all()  # still lost, not quietly restarted at the default pose
+    assert np.isfinite(pos[[0, 2]]).all() and pos[0, 2] < before[0, 2]  # the others fall on
+    place(backend, ids=[1])
+    backend.step(ctrl, substeps=2)
+    assert np.isfinite(backend.object_state().pos).all() and np.isfinite(backend.joint_state()[0]).all()
