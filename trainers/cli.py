@@ -30,6 +30,7 @@ FLAGS = {  # flag dest -> config key
     "num_envs": "training.num_envs", "seed": "training.seed", "max_iterations": "training.max_iterations",
     "experiment_name": "training.experiment_name", "run_name": "training.run_name",
     "headless": "training.headless", "device": "training.device", "sim_device": "env.sim_device",
+    "ray": "training.ray.address",
 }
 
 
@@ -50,6 +51,8 @@ def parser(command: str) -> argparse.ArgumentParser:
                    help="torch device of the policy and learning (legged_gym's --rl_device): auto | cpu | cuda[:N]")
     p.add_argument("--sim-device", "--sim_device", dest="sim_device",
                    help="physics device (legged_gym's --sim_device): cpu | cuda[:N]; mujoco runs on the CPU only")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on Ray: local (default), auto, or ray://host:10001; grasp tasks collect in chunks")
     p.add_argument("--load-run", default="-1", help="run folder name or -1 = newest (eval, export, --resume)")
     p.add_argument("--checkpoint", default="-1", help="iteration number, file, or -1 = newest")
     if command == "train":
@@ -77,6 +80,9 @@ def parse(command: str, argv: list[str] | None) -> argparse.Namespace:
     if bad:
         p.error(f"unrecognized arguments: {' '.join(bad)} (overrides are key=value, e.g. training.num_envs=64)")
     args.overrides = list(args.overrides) + rest
+    if getattr(args, "ray", None) and "=" in args.ray:  # `--ray key=value`: a bare --ray, then an override
+        args.overrides.insert(0, args.ray)
+        args.ray = "local"
     if command == "eval" and not args.replay and (args.algo is None or args.task is None):
         p.error("eval needs --algo and --task (or --replay FILE)")
     return args
@@ -103,6 +109,12 @@ def train(argv: list[str] | None = None) -> int:
     args = parse("train", argv)
     cfg = compose(args)
     config_mod.validate_env(cfg)
+    if cfg.training.ray.address:
+        if cfg.task.kind != "grasp":
+            raise config_mod.ConfigError(f"--ray {cfg.training.ray.address}: training on Ray (seed and hyper-parameter "
+                                         f"sweeps on Ray Tune) is not built yet; only grasp tasks (--task *_grasp) "
+                                         f"and eval sweeps run on Ray. Drop --ray to train here")
+        _connect_ray(cfg)  # before any run folder: a missing package or a bad address fails now
     if cfg.task.kind == "grasp":
         from .grasp import collect
 
@@ -142,6 +154,15 @@ def train(argv: list[str] | None = None) -> int:
     print(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
           f"{summary.get('env_steps_per_second') or 0:.0f} steps/s; checkpoint {summary['checkpoint']}")
     return 0
+
+
+def _connect_ray(cfg: DictConfig):
+    from unilab_envs.ray_cluster import RayUnavailable, connect
+
+    try:
+        return connect(cfg.training.ray.address)
+    except RayUnavailable as e:
+        raise config_mod.ConfigError(str(e)) from e
 
 
 def _marking_failures(run_dir: Path, checkpoints, work):

@@ -2,6 +2,7 @@
 
     python -m unilab_envs.collect_grasps --hand allegro --object ball --scale 1.0 --num-grasps 5000
     python -m unilab_envs.collect_grasps --hand sharpa --scale 0.8 1.0 1.2   # the hand's own object
+    python -m unilab_envs.collect_grasps --hand sharpa --scale 0.8 1.0 1.2 --ray local   # chunks on Ray
 """
 from __future__ import annotations
 
@@ -121,16 +122,35 @@ def main(argv: list[str] | None = None) -> int:
                         help="output prefix (file: <prefix>_<scale>.npy); default: the local cache folder")
     parser.add_argument("--no-resume", dest="resume", action="store_false",
                         help="start anew instead of continuing an interrupted collection (its <file>.partial/ chunks)")
-    parser.add_argument("--chunk-grasps", type=int, default=500, help="grasps per progress chunk written to disk")
+    parser.add_argument("--chunk-grasps", type=int, default=None,
+                        help="grasps per progress chunk written to disk (500); with --ray: per Ray task (default: "
+                             "one chunk per task slot of the cluster)")
+    parser.add_argument("--ray", nargs="?", const="local", default="", metavar="ADDRESS",
+                        help="collect on Ray: local (default), auto, or ray://host:10001 (unilab_envs/collect_ray.py)")
+    parser.add_argument("--cpus-per-worker", type=float, default=2, help="with --ray: CPUs (and threads) per task")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     get_hand(args.hand)  # an unknown hand fails here, before any model is built
     args.object_type = args.object_type or grasp_config(args.hand).object_type
     prefix = args.out if args.out is not None else default_prefix(args.hand, args.object_type)
+    if args.ray:
+        from .collect_ray import Job, collect_on_ray
+        from .ray_cluster import RayUnavailable, connect
+
+        try:
+            ray = connect(args.ray)
+        except RayUnavailable as e:
+            parser.exit(2, f"error: {e}\n")
+        jobs = [Job(output_path(prefix, s), s, args.num_grasps) for s in args.scale]
+        for path in collect_on_ray(ray, jobs, seed=args.seed, chunk_grasps=args.chunk_grasps,
+                                   num_cpus_per_worker=args.cpus_per_worker, hand=args.hand,
+                                   object_type=args.object_type, num_envs=args.num_envs, sim=args.sim):
+            print(path)
+        return 0
     for scale in args.scale:
         path = collect_grasps(output_path(prefix, scale), hand=args.hand, object_type=args.object_type, scale=scale,
                               num_grasps=args.num_grasps, num_envs=args.num_envs, seed=args.seed, sim=args.sim,
-                              resume=args.resume, chunk_grasps=args.chunk_grasps)
+                              resume=args.resume, chunk_grasps=args.chunk_grasps or 500)
         print(path)
     return 0
 
