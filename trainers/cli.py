@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from unilab_envs.grasp_cache import GraspCacheError
 
@@ -67,6 +67,9 @@ def parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--replay", metavar="FILE", help="play a recorded failure_<n>.npz back and check it "
                                                         "reproduces (no --algo/--task needed)")
         p.add_argument("--video", metavar="MP4", help="with --replay: also write the replay's video here")
+        p.add_argument("--checkpoints", metavar="all|N,M",
+                       help="an eval sweep: every checkpoint of each --load-run run (all) or these iterations; "
+                            "parallel with --ray. --load-run also takes several runs: a,b,-1")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="dotted config overrides, e.g. env.object_type=cube")
     return p
@@ -208,12 +211,14 @@ def _locate(args: argparse.Namespace) -> tuple[object, Path, Path, DictConfig]:
 
 
 def evaluate(argv: list[str] | None = None) -> int:
-    from .evaluate import evaluate as run_eval
-    from .evaluate import format_table, record_video
+    from .eval_sweep import evaluate_checkpoint
+    from .evaluate import format_table
 
     args = parse("eval", argv)
     if args.replay:
         return replay(args)
+    if args.checkpoints or "," in str(args.load_run):
+        return eval_sweep(args)
     recorder = None
     if args.record_failures is not None:
         from .failures import FailureRecorder
@@ -222,29 +227,41 @@ def evaluate(argv: list[str] | None = None) -> int:
             recorder = FailureRecorder(args.record_failures, args.failure_key, args.failure_cause)
         except ValueError as e:
             raise config_mod.ConfigError(str(e)) from e
-    algo, run_dir, ckpt, cfg = _locate(args)
-    actor, info = algo.load_actor(run_dir, ckpt)
-    ev = cfg.eval
-    t0 = time.time()
-    observer = info["eval_observer"]() if "eval_observer" in info else None  # a HORA student: its latent error
-    result = run_eval(env_factory(cfg), actor, ev.episodes, ev.num_envs, ev.seed, list(cfg.env.domain_rand.scale_list),
-                      progress=cfg.training.progress_bar, observer=observer, recorder=recorder)
-    result |= {"run": str(run_dir), "checkpoint": str(ckpt), "wall_seconds": round(time.time() - t0, 1),
-               "config": OmegaConf.to_container(cfg.eval)}
-    if ev.video:
-        result["video"] = str(record_video(env_factory(cfg), actor, ev.video_seconds,
-                                           run_dir / "videos" / f"eval_{ckpt.stem}.mp4", seed=ev.seed))
-    stamp = time.strftime('%Y-%m-%d_%H-%M-%S')
-    if recorder is not None:
-        result["failures"] = save_failures(recorder, cfg, run_dir / "failures" / f"{ckpt.stem}_{stamp}",
-                                           {"run": str(run_dir), "checkpoint": str(ckpt)})
-    out = run_dir / "eval" / f"{ckpt.stem}_{stamp}.json"  # never overwrite a result
-    runs.write_json(out, result)
+    _, run_dir, ckpt, cfg = _locate(args)
+    result = evaluate_checkpoint(args.algo, run_dir, ckpt, cfg, recorder, progress=cfg.training.progress_bar)
+    out = result.pop("json")
     print(format_table(result, title=f"{cfg.task.env_id} | {run_dir.name} | {ckpt.name}"))
     if "latent_mse" in result:
         dims = " ".join(f"{x:.4f}" for x in result["latent_mse_per_dim"])
         print(f"latent error against the teacher (MSE of z, in (-1, 1)): {result['latent_mse']:.4f}; per dim: {dims}")
     print(f"results: {out}")
+    return 0
+
+
+def eval_sweep(args: argparse.Namespace) -> int:
+    """``eval --checkpoints all|N,M`` and/or ``--load-run a,b``: one evaluation per checkpoint, on Ray with --ray."""
+    from . import eval_sweep as es
+
+    if args.record_failures is not None:
+        raise config_mod.ConfigError("--record-failures takes one checkpoint; drop --checkpoints / the run list")
+    cfg = compose(args)
+    if cfg.task.kind == "grasp":
+        raise SystemExit(f"--task {args.task} collects grasps and has no policy to evaluate")
+    exp = runs.experiment_dir(cfg)
+    run_dirs = list(dict.fromkeys(runs.find_run(exp, r.strip()) for r in str(args.load_run).split(",") if r.strip()))
+    for run_dir in run_dirs:
+        runs.check_profile(run_dir, args.profile)
+    pairs = es.targets(args.algo, run_dirs, args.checkpoints or "-1")
+    configs = {run_dir: saved_config(run_dir, args) for run_dir in run_dirs}
+    ray = _connect_ray(cfg) if cfg.training.ray.address else None
+    print(f"eval sweep: {len(pairs)} checkpoint(s) of {len(run_dirs)} run(s)"
+          + (f" on Ray ({cfg.training.ray.address})" if ray else ", one after another"))
+    rows = es.sweep(args.algo, pairs, configs, ray, float(cfg.training.ray.num_cpus_per_worker),
+                    float(cfg.training.ray.num_gpus_per_worker), progress=bool(cfg.training.progress_bar))
+    folder = exp / "eval_sweeps" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    written = es.write(rows, folder, title=f"{cfg.task.env_id}: eval of {len(pairs)} checkpoint(s)")
+    print(es.format_rows(rows))
+    print(f"sweep: {written['json']}" + (f", {written['png']}" if written.get("png") else ""))
     return 0
 
 
