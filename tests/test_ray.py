@@ -103,3 +103,46 @@ def test_a_killed_worker_is_retried_and_no_grasp_is_lost_or_repeated(ray_local, 
                            chunk_grasps=20, num_cpus_per_worker=1, progress=False, **OPTIONS)[0]
     np.testing.assert_array_equal(np.load(again), grasps)
     assert read_metadata(path)["extra"]["ray"]["chunks"] == 2
+
+
+SWEEP = ["--algo", "ppo", "--task", "allegro_inhand", "--sim", "mujoco", "--num-envs", "8", "algo.n_steps=8",
+         "algo.batch_size=32", "algo.n_epochs=1", "algo.net_arch=[32,32]", "training.no_play=true",
+         "training.progress_bar=false", "env.num_threads=1", "env.episode_length=10", "training.export=false",
+         "--max-iterations", "1", "eval.episodes=4", "eval.num_envs=4", "training.ray.num_cpus_per_worker=1"]
+
+
+def test_two_seed_sweep_on_ray_tune_and_its_resume(ray_local, tmp_path, capsys):
+    from trainers import cli
+
+    assert cli.train(SWEEP + ["--seeds", "0,1", f"training.logdir={tmp_path}"]) == 0
+    (sweep,) = (tmp_path / "sweeps").iterdir()
+    summary = json_load(sweep / "summary.json")
+    assert [t["combo"] for t in summary["trials"]] == [{"training.seed": 0}, {"training.seed": 1}]
+    runs = sorted((sweep / "sb3_ppo" / "AllegroInhandRotation-v0").iterdir())
+    assert [r.name.rsplit("_", 1)[-1] for r in runs] == ["seed0", "seed1"]  # normal run folders under the sweep
+    assert all((r / "checkpoints" / "model_1.zip").is_file() for r in runs)
+    (entry,) = summary["summary"]
+    assert entry["seeds"] == [0, 1] and entry["rotation_speed"]["std"] >= 0 and entry["drop_rate"]["mean"] is not None
+    assert "rotation_speed" in capsys.readouterr().out
+    # resuming a finished sweep restores Tune's state: no trial runs again, no new run folder
+    assert cli.train(SWEEP + ["--seeds", "0,1", "--resume", "--load-run", "-1", f"training.logdir={tmp_path}"]) == 0
+    assert sorted((sweep / "sb3_ppo" / "AllegroInhandRotation-v0").iterdir()) == runs
+
+
+def test_list_override_for_a_scalar_key_is_a_sweep_axis_and_a_bad_key_is_refused(tmp_path, capsys):
+    from trainers import cli
+    from trainers.tune_sweep import plan
+
+    args = cli.parse("train", SWEEP + ["algo.learning_rate=[3e-4,1e-3]", "env.domain_rand.scale_list=[1.0]"])
+    regular, axes, seeds, _ = plan(args)
+    assert axes == {"algo.learning_rate": [3e-4, 1e-3]} and "env.domain_rand.scale_list=[1.0]" in regular
+    assert seeds == []
+    assert plan(cli.parse("train", SWEEP)) is None  # no list, no seeds: an ordinary run
+    assert cli._run(cli.train, SWEEP + ["algo.learnin_rate=[1e-4,1e-3]", f"training.logdir={tmp_path}"]) == 2
+    assert "did you mean algo.learning_rate" in capsys.readouterr().err
+
+
+def json_load(path):
+    import json
+
+    return json.loads(Path(path).read_text())

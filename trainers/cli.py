@@ -57,6 +57,8 @@ def parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="-1", help="iteration number, file, or -1 = newest")
     if command == "train":
         p.add_argument("--resume", action="store_true", help="continue --load-run in place: steps, optimizer, logs")
+        p.add_argument("--seeds", metavar="S,S,...", help="a sweep on Ray Tune: one run per seed (and per value of "
+                       "any list-valued override, e.g. 'algo.learning_rate=[3e-4,1e-3]')")
     if command == "eval":
         p.add_argument("--record-failures", type=int, metavar="K",
                        help="save the K worst episodes (start state, seed, actions, pushes) and an mp4 of each")
@@ -106,10 +108,15 @@ def saved_config(run_dir: Path, args: argparse.Namespace) -> DictConfig:
     return config_mod.apply_overrides(cfg, flag_overrides(args) + list(args.overrides))
 
 
-def train(argv: list[str] | None = None) -> int:
+def train(argv: list[str] | None = None, sweep: bool = True) -> int:
     """Train (or collect grasps); every config is validated before a run folder is made, and a run that
     fails before its first checkpoint is marked failed, so ``--load-run -1`` never picks a dead run."""
     args = parse("train", argv)
+    from .tune_sweep import plan, start
+
+    planned = plan(args) if sweep else None  # a sweep's own trials (sweep=False) are single runs
+    if planned is not None:
+        return start(args, *planned)
     cfg = compose(args)
     config_mod.validate_env(cfg)
     if cfg.training.ray.address:
