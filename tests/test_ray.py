@@ -146,3 +146,13 @@ def json_load(path):
     import json
 
     return json.loads(Path(path).read_text())
+
+
+def test_train_with_ray_runs_the_one_run_as_a_one_trial_sweep(ray_local, tmp_path):
+    from trainers import cli
+
+    assert cli.train(SWEEP + ["--ray", "local", "--seed", "7", f"training.logdir={tmp_path}"]) == 0
+    (sweep,) = (tmp_path / "sweeps").iterdir()
+    (run,) = (sweep / "sb3_ppo" / "AllegroInhandRotation-v0").iterdir()
+    assert run.name.endswith("_seed7") and (run / "checkpoints" / "model_1.zip").is_file()
+    assert json_load(sweep / "summary.json")["trials"][0]["metrics"]["drop_rate"] >= 0

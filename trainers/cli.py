@@ -120,10 +120,8 @@ def train(argv: list[str] | None = None, sweep: bool = True) -> int:
     cfg = compose(args)
     config_mod.validate_env(cfg)
     if cfg.training.ray.address:
-        if cfg.task.kind != "grasp":
-            raise config_mod.ConfigError(f"--ray {cfg.training.ray.address}: training on Ray (seed and hyper-parameter "
-                                         f"sweeps on Ray Tune) is not built yet; only grasp tasks (--task *_grasp) "
-                                         f"and eval sweeps run on Ray. Drop --ray to train here")
+        if cfg.task.kind != "grasp" and sweep:  # one run on the cluster: a sweep of one trial
+            return start(args, list(args.overrides), {}, [int(cfg.training.seed)], cfg)
         _connect_ray(cfg)  # before any run folder: a missing package or a bad address fails now
     if cfg.task.kind == "grasp":
         from .grasp import collect
