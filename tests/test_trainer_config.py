@@ -207,3 +207,11 @@ def test_legged_gym_device_flags(tmp_path, capsys, cache_dir):
         gym.make_vec("AllegroInhandRotation-v0", num_envs=1, sim_device="cuda")
     env = gym.make_vec("AllegroInhandRotation-v0", num_envs=1, sim_device="cpu")
     env.close()
+
+
+def test_negative_run_lists_need_no_equals_sign():
+    from trainers import cli
+
+    args = cli.parse("eval", ["--algo", "ppo", "--task", "allegro_inhand", "--load-run", "-1,-2", "--checkpoints",
+                              "-1", "--checkpoint", "-2,-3"])
+    assert (args.load_run, args.checkpoints, args.checkpoint) == ("-1,-2", "-1", "-2,-3")

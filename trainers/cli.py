@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import re
 import sys
 import time
 from pathlib import Path
@@ -80,7 +81,11 @@ def parser(command: str) -> argparse.ArgumentParser:
 def parse(command: str, argv: list[str] | None) -> argparse.Namespace:
     """Flags and ``key=value`` overrides in any order."""
     p = parser(command)
-    args, rest = p.parse_known_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i, a in enumerate(argv[:-1]):  # `--load-run -1,-2`: argparse would read "-1,-2" as an option
+        if a in ("--load-run", "--checkpoint", "--checkpoints") and re.fullmatch(r"-\d+,.*", argv[i + 1]):
+            argv[i:i + 2] = [f"{a}={argv[i + 1]}", ""]
+    args, rest = p.parse_known_args([a for a in argv if a != ""])
     bad = [a for a in rest if a.startswith("-") or "=" not in a]
     if bad:
         p.error(f"unrecognized arguments: {' '.join(bad)} (overrides are key=value, e.g. training.num_envs=64)")

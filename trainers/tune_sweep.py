@@ -126,7 +126,30 @@ def run(ray, argv: list[str], algo: str, combos: list[dict], logdir: Path, *, re
     rows.sort(key=lambda r: [t["name"] for t in trials].index(r["name"]))
     summary = {"sweep": str(folder), "trials": rows, "summary": summarize([r for r in rows if r["metrics"]])}
     runs.write_json(folder / "summary.json", summary)
+    plot(summary, folder / "summary.png")
     return summary
+
+
+def plot(summary: dict, path: Path) -> None:
+    """Mean and standard deviation over seeds of each metric, one bar per combination (needs matplotlib)."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("no summary.png: plotting needs matplotlib (pip install 'unilab-envs[bench]')")
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    entries = summary["summary"]
+    labels = [", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in e["overrides"].items()) or "seeds" for e in entries]
+    fig, axes = plt.subplots(1, len(SUMMARY_METRICS), figsize=(4 * len(SUMMARY_METRICS), 3.4))
+    for ax, m in zip(axes, SUMMARY_METRICS, strict=True):
+        ax.bar(range(len(entries)), [e[m]["mean"] for e in entries], yerr=[e[m]["std"] for e in entries], capsize=4)
+        ax.set_xticks(range(len(entries)), labels, rotation=20, fontsize=7)
+        ax.set_title(f"{m} (final eval, mean +- std over seeds)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def find_sweep(logdir: Path, load_run: str) -> Path:
