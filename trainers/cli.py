@@ -20,6 +20,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from unilab_envs.grasp_cache import GraspCacheError
+from unilab_envs.ray_cluster import RayUnavailable
+from unilab_envs.ray_cluster import connect as connect_ray
 
 from . import config as config_mod
 from . import runs
@@ -127,7 +129,7 @@ def train(argv: list[str] | None = None, sweep: bool = True) -> int:
     if cfg.training.ray.address:
         if cfg.task.kind != "grasp" and sweep:  # one run on the cluster: a sweep of one trial
             return start(args, list(args.overrides), {}, [int(cfg.training.seed)], cfg)
-        _connect_ray(cfg)  # before any run folder: a missing package or a bad address fails now
+        connect_ray(cfg.training.ray.address)  # before any run folder: no package or a bad address fails now
     if cfg.task.kind == "grasp":
         from .grasp import collect
 
@@ -167,15 +169,6 @@ def train(argv: list[str] | None = None, sweep: bool = True) -> int:
     print(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
           f"{summary.get('env_steps_per_second') or 0:.0f} steps/s; checkpoint {summary['checkpoint']}")
     return 0
-
-
-def _connect_ray(cfg: DictConfig):
-    from unilab_envs.ray_cluster import RayUnavailable, connect
-
-    try:
-        return connect(cfg.training.ray.address)
-    except RayUnavailable as e:
-        raise config_mod.ConfigError(str(e)) from e
 
 
 def _marking_failures(run_dir: Path, checkpoints, work):
@@ -263,7 +256,7 @@ def eval_sweep(args: argparse.Namespace) -> int:
         runs.check_profile(run_dir, args.profile)
     pairs = es.targets(args.algo, run_dirs, args.checkpoints or "-1")
     configs = {run_dir: saved_config(run_dir, args) for run_dir in run_dirs}
-    ray = _connect_ray(cfg) if cfg.training.ray.address else None
+    ray = connect_ray(cfg.training.ray.address) if cfg.training.ray.address else None
     print(f"eval sweep: {len(pairs)} checkpoint(s) of {len(run_dirs)} run(s)"
           + (f" on Ray ({cfg.training.ray.address})" if ray else ", one after another"))
     rows = es.sweep(args.algo, pairs, configs, ray, float(cfg.training.ray.num_cpus_per_worker),
@@ -273,34 +266,6 @@ def eval_sweep(args: argparse.Namespace) -> int:
     print(es.format_rows(rows))
     print(f"sweep: {written['json']}" + (f", {written['png']}" if written.get("png") else ""))
     return 0
-
-
-def save_failures(recorder, cfg: DictConfig, folder: Path, meta: dict) -> dict:
-    """The recorder's worst episodes as ``failure_<rank>.npz`` (+ an mp4 made by replaying each, which also
-    checks that it reproduces) and ``index.json``."""
-    from .curriculum import EVAL_ENV
-    from .failures import replay, save
-
-    meta = meta | {"env_id": cfg.task.env_id, "env_kwargs": config_mod.env_kwargs(cfg) | EVAL_ENV,
-                   "seed": int(cfg.eval.seed), "key": recorder.key}
-    worst = recorder.worst()
-    index = []
-    for rank, episode in enumerate(worst):
-        path = save(episode, folder / f"failure_{rank}.npz", meta)
-        row = {"file": str(path), "end_cause": episode["end_cause"], recorder.key: episode["value"],
-               "steps": len(episode["actions"]), "scale": episode["stats"].get("object_scale")}
-        try:
-            check = replay(path, video=path.with_suffix(".mp4"))
-            row |= {"video": check["video"], "replay_max_abs_diff": check["max_abs_diff"]}
-        except RuntimeError as e:  # no imageio / no GL context: keep the recording, say why there is no video
-            row["video_error"] = str(e)
-            print(f"failure {rank}: no video ({e})", file=sys.stderr)
-        index.append(row)
-    if worst:
-        runs.write_json(folder / "index.json", index)
-    print(f"recorded {len(worst)} failure(s) (worst by {recorder.key}) in {folder}" if worst else
-          "no episode matched --failure-cause; nothing recorded")
-    return {"folder": str(folder) if worst else None, "episodes": index}
 
 
 def replay(args: argparse.Namespace) -> int:
@@ -330,7 +295,7 @@ def _run(fn, argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return fn(argv)
-    except (config_mod.ConfigError, runs.RunNotFound, runs.CheckpointError, GraspCacheError) as e:
+    except (config_mod.ConfigError, runs.RunNotFound, runs.CheckpointError, GraspCacheError, RayUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -25,8 +25,9 @@ def evaluate_checkpoint(algo_name: str, run_dir: Path, ckpt: Path, cfg: DictConf
                         progress: bool = True) -> dict:
     """``eval`` of one checkpoint: the result dict, also written to ``<run>/eval/<checkpoint>_<time>.json``
     (its path under ``"json"``); with ``recorder``, its failures are saved too."""
-    from .cli import env_factory, save_failures
+    from .cli import env_factory
     from .evaluate import evaluate, record_video
+    from .failures import save_failures
 
     algo = get_algo(algo_name)
     actor, info = algo.load_actor(run_dir, ckpt)

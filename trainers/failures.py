@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -228,3 +229,31 @@ def write_video(frames: list, path: Path, fps: int) -> Path:
     imageio.mimwrite(tmp, [np.asarray(f) for f in frames], fps=fps, macro_block_size=1)
     tmp.replace(path)
     return path
+
+
+def save_failures(recorder: FailureRecorder, cfg, folder: Path, meta: dict) -> dict:
+    """The recorder's worst episodes as ``failure_<rank>.npz`` (+ an mp4 made by replaying each, which also
+    checks that it reproduces) and ``index.json``."""
+    from . import config as config_mod
+    from .curriculum import EVAL_ENV
+
+    meta = meta | {"env_id": cfg.task.env_id, "env_kwargs": config_mod.env_kwargs(cfg) | EVAL_ENV,
+                   "seed": int(cfg.eval.seed), "key": recorder.key}
+    worst = recorder.worst()
+    index = []
+    for rank, episode in enumerate(worst):
+        path = save(episode, folder / f"failure_{rank}.npz", meta)
+        row = {"file": str(path), "end_cause": episode["end_cause"], recorder.key: episode["value"],
+               "steps": len(episode["actions"]), "scale": episode["stats"].get("object_scale")}
+        try:
+            check = replay(path, video=path.with_suffix(".mp4"))
+            row |= {"video": check["video"], "replay_max_abs_diff": check["max_abs_diff"]}
+        except RuntimeError as e:  # no imageio / no GL context: keep the recording, say why there is no video
+            row["video_error"] = str(e)
+            print(f"failure {rank}: no video ({e})", file=sys.stderr)
+        index.append(row)
+    if worst:
+        runs.write_json(folder / "index.json", index)
+    print(f"recorded {len(worst)} failure(s) (worst by {recorder.key}) in {folder}" if worst else
+          "no episode matched --failure-cause; nothing recorded")
+    return {"folder": str(folder) if worst else None, "episodes": index}

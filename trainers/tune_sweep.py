@@ -223,8 +223,10 @@ def plan(args: argparse.Namespace):
 
 def start(args: argparse.Namespace, regular: list[str], axes: dict, seeds: list[int], cfg0: DictConfig) -> int:
     """``train --seeds ...`` / list-valued overrides: every combination checked here, then run on Ray Tune."""
+    from unilab_envs.ray_cluster import connect
+
     from .algos import get_algo
-    from .cli import _connect_ray, flag_overrides
+    from .cli import flag_overrides
 
     combos = grid(seeds, axes)
     algo = get_algo(args.algo)
@@ -237,7 +239,7 @@ def start(args: argparse.Namespace, regular: list[str], axes: dict, seeds: list[
     argv += [f"{k}={_text(v)}" for k, v in flag_overrides(args)
              if k not in ("training.ray.address", "training.seed")] + regular
     tr = cfg0.training
-    ray = _connect_ray(OmegaConf.create({"training": {"ray": {"address": tr.ray.address or "local"}}}))
+    ray = connect(tr.ray.address or "local")  # a sweep always runs on Ray Tune: a local instance by default
     resume_dir = find_sweep(Path(tr.logdir), args.load_run) if args.resume else None
     print(f"sweep: {len(combos)} trial(s) on Ray Tune ({tr.ray.address or 'local'})"
           + (f", resuming {resume_dir}" if resume_dir else ""))
