@@ -157,11 +157,9 @@ def _fmt(x) -> str:
 def record_video(make_env: Callable[..., gym.vector.VectorEnv], actor: torch.nn.Module, seconds: float,
                  path: Path, seed: int = 0) -> Path:
     """``seconds`` of env 0 under ``actor``, rendered offscreen, written as mp4 (needs the ``render`` extra)."""
-    try:
-        import imageio.v2 as imageio
-    except ImportError as e:
-        raise RuntimeError("recording video needs imageio: pip install 'unilab-envs[render]' "
-                           "(or set training.no_play=true / eval.video=false)") from e
+    hint = "recording video needs imageio: pip install 'unilab-envs[render]' (or set training.no_play=true / " \
+           "eval.video=false)"
+    _imageio(hint)  # before any rendering
     env = make_env(1, render_mode="rgb_array", stagger_episodes=False)
     policy = act(actor)
     try:
@@ -173,6 +171,21 @@ def record_video(make_env: Callable[..., gym.vector.VectorEnv], actor: torch.nn.
             frames.append(env.render())
     finally:
         env.close()
+    return write_mp4(frames, path, fps, hint)
+
+
+def _imageio(hint: str):
+    try:
+        import imageio.v2 as imageio
+    except ImportError as e:
+        raise RuntimeError(hint) from e
+    return imageio
+
+
+def write_mp4(frames: list, path: Path, fps: int, hint: str = "writing video needs imageio: pip install "
+              "'unilab-envs[render]'") -> Path:
+    """``frames`` as an mp4 at ``path``, written atomically (a temporary file, then a rename)."""
+    imageio = _imageio(hint)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     imageio.mimwrite(tmp, [np.asarray(f) for f in frames], fps=fps, macro_block_size=1)

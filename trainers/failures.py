@@ -210,25 +210,16 @@ def replay(path: Path, video: Path | None = None) -> dict:
               "end_cause": end_causes.NAMES.get(cause), "recorded_end_cause": meta["end_cause_name"],
               "max_abs_diff": {k: _max_diff(trace[k], arrays[k]) for k in TRACE}, "trace": trace}
     if video:
-        result["video"] = str(write_video(frames, Path(video), int(env.metadata.get("render_fps", 20))))
+        from .evaluate import write_mp4
+
+        result["video"] = str(write_mp4(frames, Path(video), int(env.metadata.get("render_fps", 20)),
+                                        "a failure's video needs imageio: pip install 'unilab-envs[render]'"))
     return result
 
 
 def _max_diff(a, b) -> float:
     a, b = np.asarray(a, float), np.asarray(b, float)
     return float(np.abs(a - b).max()) if len(a) == len(b) and len(a) else float("inf")
-
-
-def write_video(frames: list, path: Path, fps: int) -> Path:
-    try:
-        import imageio.v2 as imageio
-    except ImportError as e:
-        raise RuntimeError("a failure's video needs imageio: pip install 'unilab-envs[render]'") from e
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    imageio.mimwrite(tmp, [np.asarray(f) for f in frames], fps=fps, macro_block_size=1)
-    tmp.replace(path)
-    return path
 
 
 def save_failures(recorder: FailureRecorder, cfg, folder: Path, meta: dict) -> dict:
