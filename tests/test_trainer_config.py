@@ -31,10 +31,22 @@ def test_unconfigured_combination_lists_the_configured_ones():
     assert "--algo ppo --task allegro_inhand_grasp --sim mujoco" in str(e.value)
     for line in ("--algo appo --task sharpa_inhand --sim mujoco --profile hora",
                  "--algo ppo --task allegro_inhand --sim mujoco --profile hora",
-                 "--algo hora_distill --task sharpa_inhand --sim mujoco"):
+                 "--algo hora_distill --task sharpa_inhand --sim mujoco",
+                 "--algo ppo --task sharpa_inhand_grasp --sim motrix",
+                 "--algo appo --task allegro_inhand --sim motrix --profile hora"):
         assert line in str(e.value)
-    with pytest.raises(C.ConfigError, match="motrix"):
-        C.compose("ppo", "allegro_inhand", "motrix", root=ROOT)
+    with pytest.raises(C.ConfigError, match="--sim bullet"):
+        C.compose("ppo", "allegro_inhand", "bullet", root=ROOT)
+
+
+def test_a_motrix_leaf_composes_the_mujoco_one_and_only_the_backend_differs():
+    for algo, task, profile in (("ppo", "allegro_inhand", None), ("appo", "sharpa_inhand", "hora"),
+                                ("ppo", "sharpa_inhand_grasp", None), ("hora_distill", "allegro_inhand", None)):
+        mj, mx = (C.compose(algo, task, sim, profile, root=ROOT) for sim in ("mujoco", "motrix"))
+        assert mx.env.sim == "motrix" and mx.training.sim_backend == "motrix"
+        for cfg in (mj, mx):
+            del cfg.env["sim"], cfg.training["sim_backend"], cfg.run["sim"]
+        assert mj == mx, (algo, task, profile)
 
 
 def test_layers_env_defaults_come_from_the_dataclass_and_files_override_in_order():

@@ -88,7 +88,7 @@ def collect_grasps(path: str | Path, *, hand: str = "allegro", object_type: str 
         grasps = np.concatenate(partial.chunks + new)[:num_grasps]
         out = save_grasps(path, grasps, key, criteria=env.criteria(),
                           extra={"attempts": attempts, "seed": seed, "resumed": partial.resumes,
-                                 "yield": num_grasps / max(attempts, 1)})
+                                 "yield": num_grasps / max(attempts, 1)}, backend=sim)
         partial.discard()
     finally:
         env.close()

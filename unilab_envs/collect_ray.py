@@ -100,4 +100,5 @@ def _merge(job: Job, chunks: dict[int, tuple[np.ndarray, dict]], seed: int, chun
     extra = {"attempts": attempts, "seed": seed, "resumed": 0, "yield": len(grasps) / max(attempts, 1),
              "ray": {"chunks": len(order), "chunk_grasps": chunk_grasps,
                      "chunk_seeds": [chunk_seed(seed, k) for k in order]}}
-    return Path(save_grasps(job.path, grasps, key, criteria=meta["criteria"], extra=extra))
+    return Path(save_grasps(job.path, grasps, key, criteria=meta["criteria"], extra=extra,
+                            backend=meta.get("backend", "mujoco")))

@@ -8,9 +8,10 @@ from .base import PARAM_SHAPES, ObjectState, PhysicsBackend
 #: name -> (module, class, pip requirement that provides it)
 BACKENDS = {
     "mujoco": ("unilab_envs.backends.mujoco_batch", "MujocoBatchBackend", "mujoco>=4.0"),
+    "motrix": ("unilab_envs.backends.motrix", "MotrixBackend", "motrixsim==0.10.1"),
 }
 #: name -> the physics devices it can run on (``sim_device``; None picks the first)
-DEVICES = {"mujoco": ("cpu",)}
+DEVICES = {"mujoco": ("cpu",), "motrix": ("cpu",)}
 
 
 def check_device(name: str, device: str | None) -> str:

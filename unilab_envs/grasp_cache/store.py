@@ -178,6 +178,7 @@ def save_grasps(
     key: CacheKey,
     criteria: dict,
     extra: dict | None = None,
+    backend: str = "mujoco",
 ) -> Path:
     """Validate ``grasps`` and write them atomically with a JSON sidecar; return the .npy path.
 
@@ -187,7 +188,8 @@ def save_grasps(
 
     Write order: both files are first written to fsynced temp files in the
     target directory; then the JSON is ``os.replace``-d into place, then the
-    ``.npy``. A reader therefore never sees a new array with old metadata. The
+    ``.npy``. A reader therefore never sees a new array with old metadata. ``backend`` records the physics
+    backend that made the grasps (``sim``); any backend of the same model (hash) accepts the cache. The
     sidecar also records ``num_grasps`` and ``array_sha256``, so a torn pair
     (crash between the two renames) is detected by :func:`load_grasps` as corrupt.
     """
@@ -207,6 +209,7 @@ def save_grasps(
         "scale": key.scale,
         "columns": list(key.columns),
         "model_hash": key.model_hash,
+        "backend": str(backend),
         "criteria": dict(criteria),
         "num_grasps": int(arr.shape[0]),
         "array_sha256": _array_digest(arr),

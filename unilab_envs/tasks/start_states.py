@@ -5,7 +5,7 @@ import logging
 
 import numpy as np
 
-from ..grasp_cache import CacheKey, resolve_grasp_cache
+from ..grasp_cache import CacheKey, read_metadata, resolve_grasp_cache
 from ..hands import HandSpec
 from ..scene import SceneLayout
 
@@ -44,10 +44,24 @@ def load_start_grasps(cfg, layout: SceneLayout) -> list[np.ndarray]:
 
         found = resolve_grasp_cache(key, explicit_path=cfg.grasp_cache_path, cache_dir=cfg.grasp_cache_dir,
                                     allow_generate=cfg.grasp_allow_generate, generate=generate, **hub)
-        log.info("grasp cache for scale %s: %s (%s, %d grasps)", scale, found.path, found.source,
-                 len(found.grasps))
+        origin = cache_backend(found.path)
+        log.info("grasp cache for scale %s: %s (%s, %d grasps, made on sim=%s)", scale, found.path, found.source,
+                 len(found.grasps), origin)
+        if origin != cfg.sim:
+            log.info("the grasp cache %s was made on sim=%s and is used on sim=%s: the same model (hash %s), so "
+                     "the start states are valid; the engines' contact models differ, so hold rates may too "
+                     "(README, 'MotrixSim')", found.path.name, origin, cfg.sim, key.model_hash)
+        grasps.append(found.grasps)
         grasps.append(found.grasps)
     return grasps
+
+
+def cache_backend(path) -> str:
+    """The physics backend that made the cache at ``path`` (sidecars before the field: MuJoCo)."""
+    try:
+        return str(read_metadata(path).get("backend", "mujoco"))
+    except Exception:  # the cache itself was validated already; an unreadable note is not an error
+        return "unknown"
 
 
 class EpisodeStarts:
