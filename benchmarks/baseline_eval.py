@@ -6,6 +6,7 @@ motionless grasp survives HORA's randomisation).
 
     python benchmarks/baseline_eval.py [key=value ...]
     python benchmarks/baseline_eval.py --task sharpa_inhand --out benchmarks/results/baseline_zero_action_sharpa.json
+    python benchmarks/baseline_eval.py --sim motrix --out benchmarks/results/baseline_zero_action_motrix.json
 """
 from __future__ import annotations
 
@@ -34,14 +35,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("overrides", nargs="*")
     p.add_argument("--task", default="allegro_inhand", help="a rotation task of conf/task/")
+    p.add_argument("--sim", default="mujoco", help="physics backend (mujoco, motrix)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "baseline_zero_action.json")
     args = p.parse_args()
-    cfg = compose("ppo", args.task, "mujoco", overrides=args.overrides)
+    cfg = compose("ppo", args.task, args.sim, overrides=args.overrides)
     ev = cfg.eval
     result = evaluate(env_factory(cfg), ZeroActor(get_hand(cfg.env.hand).num_joints), ev.episodes, ev.num_envs, ev.seed,
                       list(cfg.env.domain_rand.scale_list))
     args.out.parent.mkdir(exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(json.dumps(result | {"sim": args.sim}, indent=2) + "\n")
     print(format_table(result, title="zero action"))
 
 

@@ -15,6 +15,7 @@ from unilab_envs.grasp_cache import GraspCacheMissing
 PRESETS = {
     "default": "",
     "legacy": "physics.timestep=0.005,control_substeps=10,physics.contact_filter=false",
+    "motrix": "sim='motrix'",   # the MotrixSim backend, same model and task config
 }
 
 

@@ -42,7 +42,7 @@ def hold(env_id: str, num_envs: int, seconds: float, seed: int, overrides: dict,
         w1, c1 = clocks()
         sec.add(w1 - w0, c1 - c0)
         ended[terminated & np.isinf(ended)] = t * envs.control_dt
-    threads = envs.backend.batch.nthread
+    threads = envs.backend.threads
     envs.close()
     held = np.minimum(ended, seconds)
     return {"num_envs": num_envs, "seconds": seconds, "seed": seed,

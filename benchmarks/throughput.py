@@ -1,9 +1,10 @@
-"""Env steps per second beside the bare ``mujoco.batch`` physics ceiling, and physics configs compared.
+"""Env steps per second beside the bare physics ceiling, and physics configs or backends compared.
 
-One env step = one 20 Hz control step of one env. The ceiling is a bare ``mujoco.batch.Batch`` of
-the same compiled model with the env's per-env (randomised) parameters and state copied in,
-stepped with the same substeps and threads and nothing else: the ratio says what the task layer
-(actions, rewards, observations, resets, randomisation) costs. At ``num_envs=1`` the env is the
+One env step = one 20 Hz control step of one env. The ceiling is the env's own engine, bare: a second
+batch of the same compiled model with the env's per-env (randomised) parameters and state copied in,
+stepped with the same substeps and threads and nothing else (``ceilings.py``: ``mujoco.batch`` for
+sim=mujoco, a MotrixSim ``SceneData`` for sim=motrix): the ratio says what the task layer
+(actions, rewards, observations, resets, randomisation) costs on that backend. At ``num_envs=1`` the env is the
 one-env ``gym.make`` (with Gymnasium's wrappers), the path most users' first loop takes.
 
 Everything is interleaved step by step (env A, ceiling A, env B, ceiling B, ...), so every figure
@@ -19,6 +20,7 @@ Every timed section records its CPU/wall ratio; a run on a busy machine is flagg
     python benchmarks/throughput.py                               # default physics, 1/64/256/1024 envs
     python benchmarks/throughput.py --compare legacy --num-envs 256
     python benchmarks/throughput.py --compare "physics.timestep=0.0125,control_substeps=4"   # also 20 Hz
+    python benchmarks/throughput.py --compare motrix --num-envs 64 256 1024 --out benchmarks/results/backends_allegro
 """
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from ceilings import make_ceiling
 from configs import PRESETS, make_env, parse_overrides
-from mujoco import batch as mjbatch
 from timing import MachineLoad, Section, clocks, machine_info, verdict, warn_if_contended
 
 import unilab_envs  # noqa: F401  (registers the ids)
@@ -46,27 +48,6 @@ def vector_env(env):
 #: untimed pause before each timed section: mujoco.batch's persistent workers spin for ~0.5 ms after a
 #: call, and must not steal the cores from the other batch's timed section (one env has one batch)
 SETTLE = 0.001
-STATE = ("qpos", "qvel", "act", "ctrl", "qacc_warmstart", "xfrc_applied")
-
-
-def bare_physics(backend) -> mjbatch.Batch:
-    """A bare Batch of the env's compiled model, the same size and threads (filled by ``sync``)."""
-    src = backend.batch
-    return mjbatch.Batch(backend.model, src.nsim, nthread=src.nthread, persistent=True)
-
-
-def sync(bare: mjbatch.Batch, backend) -> None:
-    """Copy the env's per-env parameters (randomised mass, size, friction, gains and what set_const derived)
-    and its current state into ``bare``, so that its next step simulates exactly what the env's next step will."""
-    src = backend.batch
-    for name in mjbatch.MODEL_FIELDS:
-        values = src.expanded(name)
-        if values is not None:
-            bare.expand(name)[:] = values
-    for name in STATE:
-        bare.bind(name)[:] = src.bind(name)
-    # No forward(): mj_step recomputes everything from this state, and a forward() would re-solve the
-    # constraints here and hand the ceiling a better warm start than the env's own step gets (~10% faster).
 
 
 class Subject:
@@ -82,7 +63,7 @@ class Subject:
         for _ in range(warmup):
             self.env_step()
         self.env_sec, self.phys_sec = Section(), Section()
-        self.bare = bare_physics(self.vec.backend)
+        self.bare = make_ceiling(self.vec.backend)
 
     def env_step(self) -> None:
         _, _, terminated, truncated, _ = self.env.step(self.zeros)
@@ -90,22 +71,23 @@ class Subject:
             self.env.reset()
 
     def timed_pair(self) -> None:
-        sync(self.bare, self.vec.backend)
+        self.bare.sync()
         time.sleep(SETTLE)
         w0, c0 = clocks()
         self.env_step()
         w1, c1 = clocks()
         time.sleep(SETTLE)
         w2, c2 = clocks()
-        self.bare.step(nstep=self.substeps)
+        self.bare.step(self.substeps)
         w3, c3 = clocks()
         self.env_sec.add(w1 - w0, c1 - c0)
         self.phys_sec.add(w3 - w2, c3 - c2)
 
     def row(self) -> dict:
-        threads = self.vec.backend.batch.nthread
+        threads = self.bare.threads
         n = self.num_envs
-        return {"config": self.name, "num_envs": n, "api": "gym.make" if self.single else "gym.make_vec",
+        return {"config": self.name, "sim": self.vec.backend.name, "num_envs": n,
+                "api": "gym.make" if self.single else "gym.make_vec",
                 "env_steps_per_s": self.env_sec.count * n / self.env_sec.wall,
                 "physics_steps_per_s": self.phys_sec.count * n / self.phys_sec.wall,
                 "ratio": self.phys_sec.wall / self.env_sec.wall, "threads": threads, "substeps": self.substeps,
@@ -147,7 +129,7 @@ def plot(rows: list[dict], path: Path, configs: list[str]) -> None:
         n = [r["num_envs"] for r in sel]
         color = f"C{k}"
         ax.plot(n, [r["physics_steps_per_s"] for r in sel], "o--", color=color, alpha=0.6,
-                label=f"bare mujoco.batch ({name})")
+                label=f"bare {sel[0]['sim']} ({name})")
         ax.plot(n, [r["env_steps_per_s"] for r in sel], "o-", color=color, label=f"env ({name})")
         for r in sel:
             ax.annotate(f"{r['ratio']:.0%}", (r["num_envs"], r["env_steps_per_s"]), textcoords="offset points",
@@ -155,7 +137,7 @@ def plot(rows: list[dict], path: Path, configs: list[str]) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("num_envs (1 = gym.make)")
     ax.set_ylabel("env steps / s (20 Hz control steps)")
-    ax.set_title(f"Allegro rotation, MuJoCo batch, up to {max(r['threads'] for r in rows)} threads")
+    ax.set_title(f"{rows[0]['env_id']}, up to {max(r['threads'] for r in rows)} threads", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -181,7 +163,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.num_envs:
             for r in measure(n, args.seconds, args.threads, args.env_id, configs, Path(tmp)):
-                rows.append(r)
+                rows.append(r | {"env_id": args.env_id})
                 t = r["timing"]["sections"]
                 print(f"{r['config']:>10} {n:>8} {r['env_steps_per_s']:>12.0f} {r['physics_steps_per_s']:>10.0f} "
                       f"{r['ratio']:>6.1%} {r['speedup_vs_default']:>9.2f}x "

@@ -192,3 +192,40 @@ def test_an_unstable_simulation_stays_nonfinite_until_placed_again(backend):
     place(backend, ids=[1])
     backend.step(ctrl, substeps=2)
     assert np.isfinite(backend.object_state().pos).all() and np.isfinite(backend.joint_state()[0]).all()
+
+
+def test_the_floor_is_scenery_unless_the_contact_filter_is_off():
+    """contype=0 on the floor is honoured: with the filter on the object falls through it, off it lands."""
+    from unilab_envs.scene import PhysicsOptions
+
+    for name in available():
+        for filtered, lands in ((True, False), (False, True)):
+            layout = build_scene(ALLEGRO, OBJECTS["ball"], PhysicsOptions(contact_filter=filtered))
+            be = make_backend(name, layout, num_envs=1, num_threads=1)
+            be.set_state([0], np.array([ALLEGRO.home_pose]), np.array([[0.4, 0.4, -0.1]]), np.array([[1.0, 0, 0, 0]]))
+            be.step(np.array([ALLEGRO.home_pose]), substeps(be, 1.0))
+            z = be.object_state().pos[0, 2]
+            assert (z > -0.15) == lands, (name, filtered, z)  # floor surface at z = -0.15 + 0
+            be.close()
+
+
+def test_an_uninstalled_motrixsim_says_how_to_install_it(monkeypatch):
+    import sys
+
+    import gymnasium as gym
+
+    monkeypatch.setitem(sys.modules, "motrixsim", None)  # import motrixsim now raises ImportError
+    monkeypatch.delitem(sys.modules, "unilab_envs.backends.motrix", raising=False)
+    with pytest.raises(ImportError, match=r"pip install 'unilab-envs\[motrix\]' \(from a clone: pip install -e"):
+        make_backend("motrix", build_scene(ALLEGRO, OBJECTS["ball"]), 1)
+    with pytest.raises(ImportError, match="motrix"):
+        gym.make_vec("AllegroInhandRotation-v0", num_envs=2, sim="motrix")
+
+
+def test_backends_declare_threads_and_the_options_they_honour(backend):
+    from dataclasses import fields
+
+    from unilab_envs.scene import PhysicsOptions
+
+    assert backend.threads >= 1
+    assert {"timestep", "contact_filter"} <= backend.honoured_options <= {f.name for f in fields(PhysicsOptions)}

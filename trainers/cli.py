@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from unilab_envs.grasp_cache import GraspCacheError
 from unilab_envs.ray_cluster import RayUnavailable
@@ -110,8 +110,20 @@ def compose(args: argparse.Namespace) -> DictConfig:
 
 
 def saved_config(run_dir: Path, args: argparse.Namespace) -> DictConfig:
-    """A run's own config with this command's flags and overrides on top."""
+    """A run's own config with this command's flags and overrides on top. ``--sim`` is the backend this command
+    runs on: eval and export of a run trained on another backend run on ``--sim`` (a cross-backend evaluation,
+    said on screen and kept as ``run.trained_sim``); ``--resume`` keeps a run on its own backend."""
     cfg = config_mod.load(run_dir / runs.CONFIG_FILE)
+    trained = OmegaConf.select(cfg, "env.sim", default="mujoco")
+    if args.sim != trained:
+        if getattr(args, "resume", False):
+            raise config_mod.ConfigError(f"--resume: {run_dir.name} was trained on --sim {trained}; resume it with "
+                                         f"--sim {trained} (a run keeps one physics backend)")
+        print(f"note: {run_dir.name} was trained on --sim {trained}; it runs on --sim {args.sim} here "
+              "(a cross-backend evaluation)")
+        cfg.env.sim = cfg.training.sim_backend = args.sim
+        OmegaConf.update(cfg, "run.sim", args.sim, force_add=True)
+    OmegaConf.update(cfg, "run.trained_sim", trained, force_add=True)
     return config_mod.apply_overrides(cfg, flag_overrides(args) + list(args.overrides))
 
 

@@ -36,7 +36,9 @@ def evaluate_checkpoint(algo_name: str, run_dir: Path, ckpt: Path, cfg: DictConf
     observer = info["eval_observer"]() if "eval_observer" in info else None  # a HORA student: its latent error
     result = evaluate(env_factory(cfg), actor, ev.episodes, ev.num_envs, ev.seed, list(cfg.env.domain_rand.scale_list),
                       progress=progress, observer=observer, recorder=recorder)
-    result |= {"run": str(run_dir), "checkpoint": str(ckpt), "wall_seconds": round(time.time() - t0, 1),
+    result |= {"run": str(run_dir), "checkpoint": str(ckpt), "sim": cfg.env.sim,
+               "trained_sim": OmegaConf.select(cfg, "run.trained_sim", default=cfg.env.sim),
+               "wall_seconds": round(time.time() - t0, 1),
                "env_steps": env_steps_at(algo_name, cfg, ckpt), "config": OmegaConf.to_container(cfg.eval)}
     if ev.video:
         result["video"] = str(record_video(env_factory(cfg), actor, ev.video_seconds,

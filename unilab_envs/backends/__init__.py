@@ -8,7 +8,7 @@ from .base import PARAM_SHAPES, ObjectState, PhysicsBackend
 #: name -> (module, class, pip requirement that provides it)
 BACKENDS = {
     "mujoco": ("unilab_envs.backends.mujoco_batch", "MujocoBatchBackend", "mujoco>=4.0"),
-    "motrix": ("unilab_envs.backends.motrix", "MotrixBackend", "motrixsim==0.10.1"),
+    "motrix": ("unilab_envs.backends.motrix", "MotrixBackend", "unilab-envs[motrix]"),
 }
 #: name -> the physics devices it can run on (``sim_device``; None picks the first)
 DEVICES = {"mujoco": ("cpu",), "motrix": ("cpu",)}
@@ -39,7 +39,9 @@ def make_backend(name: str, layout, num_envs: int, device: str | None = None, **
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ImportError(f"physics backend {name!r} needs {requirement!r}, which failed to import "
-                          f"({exc}). Install it with: pip install '{requirement}'") from exc
+                          f"({exc}). Install it with: pip install '{requirement}'"
+                          + (" (from a clone: pip install -e '.[" + requirement.split("[")[1].rstrip("]") + "]')"
+                             if "[" in requirement else "")) from exc
     return getattr(module, cls_name)(layout, num_envs, **kwargs)
 
 

@@ -15,8 +15,14 @@ Semantics a backend must keep (docs/motrixsim.md records how MotrixSim 0.10 meet
 - An unstable simulation keeps its non-finite state until ``set_state`` places it anew (no engine
   auto-reset behind the task's back: MuJoCo's ``mjDSBL_AUTORESET`` is set), so that the task sees,
   counts and resets it; the other envs of the batch step on unaffected.
-- ``render`` may raise ``NotImplementedError`` where the engine cannot render offscreen.
-- Solver options in ``PhysicsOptions`` are MuJoCo's; a backend documents which it honours.
+- ``render`` may raise ``NotImplementedError`` where the engine cannot render offscreen; MotrixSim's
+  backend draws its state with MuJoCo's renderer on the same MJCF instead (``mirror.py``).
+- Solver options in ``PhysicsOptions`` are MuJoCo's; ``honoured_options`` names those a backend applies,
+  and a backend warns once per process about the others (never skips them silently).
+- ``threads`` is the number of worker threads stepping the batch. An engine with one thread pool per
+  process (MotrixSim) takes the first backend's count and warns when a later one asks for another.
+- Readings are float64, or float32 for a float32 engine converted at the backend's edge; MotrixSim's
+  backend converts to float64.
 """
 from __future__ import annotations
 
@@ -53,6 +59,8 @@ class PhysicsBackend(Protocol):
     name: str
     num_envs: int
     timestep: float
+    threads: int                      # worker threads stepping the batch
+    honoured_options: frozenset[str]  # the PhysicsOptions fields this engine applies
 
     def step(self, ctrl: np.ndarray, substeps: int) -> None:
         """Hold actuator targets ``ctrl`` (N, nu) for ``substeps`` physics steps."""

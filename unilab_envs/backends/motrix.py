@@ -5,9 +5,10 @@ quaternions to wxyz, its dof layout to the hand spec's joint order (resolved by 
 to float64. What MotrixSim 0.10 does differently, and how this module meets the protocol
 (``base.py``; measured notes in docs/motrixsim.md):
 
-- Solver options it ignores (``impratio``, ``cone``, ``integrator``, ``ls_iterations``,
+- Solver options it does not apply (``impratio``, ``cone``, ``integrator``, ``ls_iterations``,
   ``noslip_iterations``) are named once per process in a ``UserWarning``; it honours the timestep,
-  ``iterations`` and the contact filter (``HONOURED_OPTIONS``).
+  ``iterations`` and the contact filter (``HONOURED_OPTIONS``). Its own integrator matches MuJoCo's
+  implicitfast: contact-free joint trajectories agree to float32 rounding (tests/test_backend_parity.py).
 - It has no actuator-force buffer: ``actuator_forces`` evaluates the position actuator's law
   ``clip(kp (ctrl - q) - kv qdot, force range)`` at the state after the step.
 - External forces last one physics step: while a force is set, ``step`` steps substep by substep and
@@ -75,9 +76,10 @@ def _warn_ignored_options(xml: str) -> None:
     ignored = [f"{k}={v}" for k, v in re.findall(r'(\w+)="([^"]*)"', opt.group(0) if opt else "")
                if k in _IGNORED_TAGS]
     if ignored:
-        _warn_once("options", "MotrixSim 0.10 ignores the MuJoCo solver options " + ", ".join(ignored)
-                   + " of this scene (it has no elliptic cone, impratio or integrator choice): contact-rich motion "
-                   "differs from sim=mujoco; README 'MotrixSim' gives the measured difference")
+        _warn_once("options", "MotrixSim 0.10 does not apply the MuJoCo solver options " + ", ".join(ignored)
+                   + " of this scene: it has no elliptic cone or impratio, so motion in contact differs from "
+                   "sim=mujoco (its own integrator matches implicitfast on contact-free motion); README 'MotrixSim' "
+                   "gives the measured differences")
 
 
 class MotrixBackend:
@@ -92,6 +94,7 @@ class MotrixBackend:
         _start_thread_pool(num_threads)
         _warn_ignored_options(layout.xml)
         self.layout, self.num_envs = layout, num_envs
+        self.threads = _threads if _threads and _threads > 0 else (os.cpu_count() or 1)
         self.model = m = mx.load_mjcf_str(layout.xml)
         self.data = mx.SceneData(m, batch=[num_envs])
         self.timestep = float(m.options.timestep)

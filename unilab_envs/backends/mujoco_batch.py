@@ -1,6 +1,7 @@
 """MuJoCo backend on ``mujoco.batch.Batch``: C-threaded stepping of per-simulation models."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import mujoco
@@ -8,7 +9,7 @@ import numpy as np
 from mujoco import batch as mjbatch
 
 from ..rotations import quat_rotate
-from ..scene import SceneLayout
+from ..scene import PhysicsOptions, SceneLayout
 from .base import ObjectState, check_ids
 
 _VEL = mujoco.mjtStage.mjSTAGE_VEL
@@ -24,6 +25,7 @@ class MujocoBatchBackend:
     """
 
     name = "mujoco"
+    honoured_options = frozenset(f.name for f in dataclasses.fields(PhysicsOptions))
 
     def __init__(self, layout: SceneLayout, num_envs: int, num_threads: int = 0):
         if num_envs < 1:
@@ -37,6 +39,7 @@ class MujocoBatchBackend:
         self.timestep = float(m.opt.timestep)
         threads = num_threads or os.cpu_count() or 1
         self.batch = mjbatch.Batch(m, num_envs, nthread=min(threads, num_envs), persistent=True)
+        self.threads = self.batch.nthread
         b = self.batch
         self._qpos, self._qvel, self._ctrl = b.bind("qpos"), b.bind("qvel"), b.bind("ctrl")
         self._warm = b.bind("qacc_warmstart")

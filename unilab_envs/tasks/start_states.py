@@ -52,7 +52,6 @@ def load_start_grasps(cfg, layout: SceneLayout) -> list[np.ndarray]:
                      "the start states are valid; the engines' contact models differ, so hold rates may too "
                      "(README, 'MotrixSim')", found.path.name, origin, cfg.sim, key.model_hash)
         grasps.append(found.grasps)
-        grasps.append(found.grasps)
     return grasps
 
 
