@@ -47,7 +47,11 @@ def evaluate_checkpoint(algo_name: str, run_dir: Path, ckpt: Path, cfg: DictConf
     if recorder is not None:
         result["failures"] = save_failures(recorder, cfg, run_dir / "failures" / f"{ckpt.stem}_{stamp}",
                                            {"run": str(run_dir), "checkpoint": str(ckpt)})
-    out = run_dir / "eval" / f"{ckpt.stem}_{stamp}.json"  # never overwrite a result
+    out = run_dir / "eval" / f"{ckpt.stem}_{stamp}.json"
+    k = 1
+    while out.exists():  # never overwrite a result (two evals in one second: a second file)
+        k += 1
+        out = run_dir / "eval" / f"{ckpt.stem}_{stamp}_{k}.json"
     runs.write_json(out, result)
     return result | {"json": str(out)}
 
