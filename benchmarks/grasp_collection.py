@@ -6,6 +6,7 @@ folder, and records wall time, CPU/wall, the yield and the machine (a contended 
     python benchmarks/grasp_collection.py [--num-grasps 5000] [--repeats 2]          # Allegro ball, scale 1.0
     python benchmarks/grasp_collection.py --hand sharpa --repeats 1 \
         --out benchmarks/results/grasp_collection_sharpa.json      # its nine default scales in sequence
+    python benchmarks/grasp_collection.py --sims mujoco motrix --out benchmarks/results/grasp_collection_backends.json
 """
 from __future__ import annotations
 
@@ -31,24 +32,27 @@ def main() -> None:
     p.add_argument("--num-grasps", type=int, default=5000)
     p.add_argument("--num-envs", type=int, default=256)
     p.add_argument("--repeats", type=int, default=2, help="collections with seeds 0, 1, ...")
+    p.add_argument("--sims", nargs="+", default=["mujoco"], help="physics backends, interleaved per seed and scale")
     p.add_argument("--out", type=Path, default=RESULTS / "grasp_collection.json")
     args = p.parse_args()
     runs = []
     scales = args.scale or list(rotation_config(args.hand).domain_rand.scale_list)
     with tempfile.TemporaryDirectory() as tmp, MachineLoad() as load:
-        for seed, scale in [(seed, scale) for seed in range(args.repeats) for scale in scales]:
+        for seed, scale, sim in [(seed, scale, sim) for seed in range(args.repeats) for scale in scales
+                                 for sim in args.sims]:
             sec = Section()
             w0, c0 = clocks()
-            path = collect_grasps(Path(tmp) / f"{args.hand}_grasp_{seed}_{scale}.npy", hand=args.hand, scale=scale,
-                                  num_grasps=args.num_grasps, num_envs=args.num_envs, seed=seed, progress=False)
+            path = collect_grasps(Path(tmp) / f"{args.hand}_{sim}_grasp_{seed}_{scale}.npy", hand=args.hand,
+                                  scale=scale, num_grasps=args.num_grasps, num_envs=args.num_envs, seed=seed,
+                                  sim=sim, progress=False)
             w1, c1 = clocks()
             sec.add(w1 - w0, c1 - c0)
             meta = read_metadata(path)
             timing = verdict({"collection": (sec, min(args.num_envs, os.cpu_count() or 1))})
-            runs.append({"hand": args.hand, "scale": scale, "seed": seed, "num_grasps": args.num_grasps,
+            runs.append({"hand": args.hand, "sim": sim, "scale": scale, "seed": seed, "num_grasps": args.num_grasps,
                          "wall_s": sec.wall, "attempts": meta["extra"]["attempts"], "yield": meta["extra"]["yield"],
                          "timing": timing})
-            print(f"{args.hand} scale {scale} seed {seed}: {args.num_grasps} grasps in {sec.wall:.1f} s, "
+            print(f"{args.hand} {sim} scale {scale} seed {seed}: {args.num_grasps} grasps in {sec.wall:.1f} s, "
                   f"yield {meta['extra']['yield']:.1%}, CPU/wall {sec.cpu_per_wall:.2f}"
                   f"{'  CONTENDED' if timing['contended'] else ''}", flush=True)
             warn_if_contended(timing, f"collection seed {seed}")

@@ -229,3 +229,14 @@ def test_backends_declare_threads_and_the_options_they_honour(backend):
 
     assert backend.threads >= 1
     assert {"timestep", "contact_filter"} <= backend.honoured_options <= {f.name for f in fields(PhysicsOptions)}
+
+
+def test_parameters_persist_across_set_state(backend):
+    """Randomised parameters are the env's until set again: placing an env anew must not reset them."""
+    place(backend)
+    backend.set_params(np.arange(3), object_mass=np.array([0.05, 0.1, 0.2]))
+    place(backend)  # a reset of every env: MotrixSim's own reset would restore the model's values here
+    backend.apply_object_force(np.tile([0.0, 0.0, 0.1 * G], (3, 1)))
+    backend.step(np.tile(ALLEGRO.home_pose, (3, 1)), substeps=20)
+    t = 20 * backend.timestep
+    np.testing.assert_allclose(backend.object_state().linvel[:, 2], [G * t, 0.0, -0.5 * G * t], atol=1e-3)

@@ -183,8 +183,8 @@ def test_a_cache_made_on_one_backend_is_accepted_by_the_other(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("env_id,obs_mode", [
-    ("AllegroInhandRotation-v0", "state"), ("AllegroInhandRotation-v0", "hora"),
-    ("SharpaInhandRotation-v0", "privileged"), ("AllegroInhandGrasp-v0", None), ("SharpaInhandGrasp-v0", None)])
+    *((f"{hand}InhandRotation-v0", mode) for hand in ("Allegro", "Sharpa") for mode in ("state", "privileged", "hora")),
+    ("AllegroInhandGrasp-v0", None), ("SharpaInhandGrasp-v0", None)])
 def test_every_env_runs_on_motrix(make_vec, env_id, obs_mode):
     import gymnasium as gym
 
