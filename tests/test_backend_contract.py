@@ -121,6 +121,10 @@ def _throw(backend, qvel6):
     """Give the free object a velocity (world linear, body angular: both engines' free-joint layout)."""
     if backend.name == "mujoco":
         backend.batch.bind("qvel")[:, backend._ov:backend._ov + 6] = qvel6
+    elif backend.name == "mjwarp":
+        qvel = backend.d.qvel.numpy()
+        qvel[:, backend._ov:backend._ov + 6] = qvel6
+        backend.d.qvel.assign(qvel)
     else:
         vel = backend.data.dof_vel.copy()
         vel[:, backend._ov] = qvel6
@@ -135,6 +139,11 @@ def _engine_frame_readings(backend):
         data, model = backend.batch.get_data(0), backend.batch.get_model(0)
         mujoco.mj_forward(model, data)
         return [data.sensor(n).data for n in ("object_pos", "object_quat", "object_linvel", "object_angvel")]
+    if backend.name == "mjwarp":
+        backend._forward()
+        sensor = backend.d.sensordata.numpy()[0]
+        return [sensor[backend.model.sensor(n).adr[0]:][:k] for n, k in
+                (("object_pos", 3), ("object_quat", 4), ("object_linvel", 3), ("object_angvel", 3))]
     base, d = backend.model.floating_bases[0], backend.data
     xyzw = base.get_rotation(d)[0]
     return [base.get_translation(d)[0], xyzw[[3, 0, 1, 2]], base.get_global_linear_velocity(d)[0],
@@ -148,7 +157,7 @@ def test_object_velocities_are_in_the_world_frame(backend):
     _throw(backend, [0.1, -0.2, 0.3, 1.0, 2.0, -3.0])
     backend.step(np.tile(ALLEGRO.home_pose, (3, 1)), substeps=3)
     obj = backend.object_state()
-    tol = 1e-10 if backend.name == "mujoco" else 1e-5  # MotrixSim is float32
+    tol = 1e-10 if backend.name == "mujoco" else 1e-5  # MotrixSim and MuJoCo Warp are float32
     for ours, theirs in zip((obj.pos, obj.quat, obj.linvel, obj.angvel), _engine_frame_readings(backend), strict=True):
         np.testing.assert_allclose(ours[0], theirs, atol=tol)
     assert np.abs(obj.angvel[0] - [1.0, 2.0, -3.0]).max() > 0.5  # the tilt made the frames differ

@@ -83,7 +83,8 @@ def test_a_motrix_config_exists_for_every_mujoco_one():
     combos = set(configured())
     for algo, task, sim, profile in combos:
         if sim == "mujoco":
-            assert (algo, task, "motrix", profile) in combos, (algo, task, profile)
+            for other in ("motrix", "mjwarp"):
+                assert (algo, task, other, profile) in combos, (algo, task, other, profile)
     with pytest.raises(ConfigError, match="set by --sim"):
         from trainers.config import compose
         compose("ppo", "allegro_inhand", "motrix", overrides=["env.sim=mujoco"])

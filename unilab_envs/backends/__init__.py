@@ -9,23 +9,42 @@ from .base import PARAM_SHAPES, ObjectState, PhysicsBackend
 BACKENDS = {
     "mujoco": ("unilab_envs.backends.mujoco_batch", "MujocoBatchBackend", "mujoco>=4.0"),
     "motrix": ("unilab_envs.backends.motrix", "MotrixBackend", "unilab-envs[motrix]"),
+    "mjwarp": ("unilab_envs.backends.mjwarp", "MjwarpBackend", "unilab-envs[mjwarp]"),
 }
 #: name -> the physics devices it can run on (``sim_device``; None picks the first)
-DEVICES = {"mujoco": ("cpu",), "motrix": ("cpu",)}
+DEVICES = {"mujoco": ("cpu",), "motrix": ("cpu",), "mjwarp": ("cuda", "cpu")}
 
 
 def check_device(name: str, device: str | None) -> str:
     """The physics device for backend ``name``: ``device`` if the backend runs there, else a clear error
-    (legged_gym's ``--sim-device``)."""
+    (legged_gym's ``--sim-device``); None: the backend's own choice (MuJoCo Warp: a GPU if there is one)."""
     devices = DEVICES.get(name, ("cpu",))
     if device is None:
-        return devices[0]
+        return devices[0] if len(devices) == 1 else None
     kind = str(device).split(":")[0].strip().lower()
     if kind not in devices:
         raise ValueError(f"sim_device={device!r}: the {name!r} physics backend runs on {', '.join(devices)} only; "
                          f"use --sim-device {devices[0]} (env.sim_device={devices[0]}), or a backend that runs on "
                          f"{kind} (available: {sorted(BACKENDS)})")
     return str(device)
+
+
+#: name -> the SimOptions keys it takes
+OPTIONS = {"mjwarp": ("nconmax", "njmax")}
+
+
+def backend_options(name: str, sim_options) -> dict:
+    """The set (non-null) fields of ``sim_options`` as keyword arguments of backend ``name``; a clear error for
+    an option this backend does not have."""
+    import dataclasses
+
+    given = {k: v for k, v in dataclasses.asdict(sim_options).items() if v is not None}
+    wrong = sorted(set(given) - set(OPTIONS.get(name, ())))
+    if wrong:
+        owners = sorted(b for b, keys in OPTIONS.items() if set(wrong) <= set(keys))
+        raise ValueError(f"sim_options.{wrong[0]}={given[wrong[0]]!r} has no effect on sim={name!r}: it is an option "
+                         f"of sim={', '.join(owners) or '?'}; leave it null (its default) for sim={name!r}")
+    return given
 
 
 def make_backend(name: str, layout, num_envs: int, device: str | None = None, **kwargs) -> PhysicsBackend:
@@ -42,7 +61,10 @@ def make_backend(name: str, layout, num_envs: int, device: str | None = None, **
                           f"({exc}). Install it with: pip install '{requirement}'"
                           + (" (from a clone: pip install -e '.[" + requirement.split("[")[1].rstrip("]") + "]')"
                              if "[" in requirement else "")) from exc
+    if len(DEVICES.get(name, ("cpu",))) > 1:  # a backend with a device choice is told which
+        kwargs["device"] = device
     return getattr(module, cls_name)(layout, num_envs, **kwargs)
 
 
-__all__ = ["BACKENDS", "DEVICES", "PARAM_SHAPES", "check_device", "ObjectState", "PhysicsBackend", "make_backend"]
+__all__ = ["BACKENDS", "DEVICES", "OPTIONS", "backend_options", "PARAM_SHAPES", "check_device", "ObjectState",
+           "PhysicsBackend", "make_backend"]

@@ -10,6 +10,15 @@ CONTROL_SUBSTEPS = 6
 
 
 @dataclass(frozen=True)
+class SimOptions:
+    """Options of one physics backend; null keeps the backend's own choice. Setting one for a backend
+    that has no such option is an error."""
+
+    nconmax: int | None = None   # sim=mjwarp: contacts preallocated per world (default: 2 x colliding hand geoms)
+    njmax: int | None = None     # sim=mjwarp: constraint rows per world (default: 6 per contact + 2 per joint)
+
+
+@dataclass(frozen=True)
 class RewardScales:
     """Weights of the reward terms; the sign lives in the weight. See ``tasks/rewards.py``."""
 
@@ -84,6 +93,7 @@ class InhandRotationConfig:
     sim: str = "mujoco"                       # physics backend
     sim_device: str | None = None             # physics device (--sim-device): None = the backend's (MuJoCo: cpu)
     num_threads: int = 0                      # backend threads, 0 = all cores
+    sim_options: SimOptions = field(default_factory=SimOptions)
     physics: PhysicsOptions = field(default_factory=PhysicsOptions)
     control_substeps: int = CONTROL_SUBSTEPS  # physics steps per action
     episode_length: int = 400                 # control steps (20 s)
@@ -122,6 +132,7 @@ class GraspConfig:
     sim: str = "mujoco"
     sim_device: str | None = None             # physics device (--sim-device): None = the backend's (MuJoCo: cpu)
     num_threads: int = 0
+    sim_options: SimOptions = field(default_factory=SimOptions)
     physics: PhysicsOptions = field(default_factory=PhysicsOptions)
     control_substeps: int = CONTROL_SUBSTEPS
     settle_steps: int = 10                    # control steps to settle before the snapshot

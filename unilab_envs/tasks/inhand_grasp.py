@@ -25,7 +25,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..backends import make_backend
+from ..backends import backend_options, make_backend
 from ..config import apply_overrides, require, to_dict
 from ..hands import get_hand
 from ..objects import get_object
@@ -67,7 +67,8 @@ class InhandGraspEnv(VectorEnv):
             raise ValueError(f"min_tactile_force={cfg.min_tactile_force}: hand {cfg.hand!r} has no tactile pads; "
                              "set min_tactile_force=0 (count fingertip contacts)")
         self.layout = build_scene(self.hand, self.obj, cfg.physics)
-        self.backend = make_backend(cfg.sim, self.layout, num_envs, device=cfg.sim_device, num_threads=cfg.num_threads)
+        self.backend = make_backend(cfg.sim, self.layout, num_envs, device=cfg.sim_device, num_threads=cfg.num_threads,
+                                    **backend_options(cfg.sim, cfg.sim_options))
         self.backend.set_params(np.arange(num_envs), object_scale=np.full(num_envs, cfg.scale))
         self.joint_ranges = self.backend.joint_ranges()
         self.noise = self.hand.grasp_noise if cfg.pose_noise is None else cfg.pose_noise

@@ -16,7 +16,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..backends import check_device, make_backend
+from ..backends import backend_options, check_device, make_backend
 from ..backends.base import ObjectState
 from ..config import apply_overrides, require, require_range
 from ..hands import get_hand
@@ -61,6 +61,7 @@ def validate(cfg: InhandRotationConfig) -> None:
         raise ValueError(f"rotation_axis={cfg.rotation_axis} has zero length")
     domain_rand.validate(cfg.domain_rand)
     check_device(cfg.sim, cfg.sim_device)
+    backend_options(cfg.sim, cfg.sim_options)
     curriculum.validate(cfg.curriculum, cfg.domain_rand)
 
 
@@ -86,7 +87,8 @@ class InhandRotationEnv(VectorEnv):
         self.layout = build_scene(self.hand, self.obj, cfg.physics)
         self.grasps = load_start_grasps(cfg, self.layout)  # once, never on the reset path
         self.starts = EpisodeStarts(num_envs, self.hand.num_joints)
-        self.backend = make_backend(cfg.sim, self.layout, num_envs, device=cfg.sim_device, num_threads=cfg.num_threads)
+        self.backend = make_backend(cfg.sim, self.layout, num_envs, device=cfg.sim_device, num_threads=cfg.num_threads,
+                                    **backend_options(cfg.sim, cfg.sim_options))
         self.control_dt = cfg.physics.timestep * cfg.control_substeps
         self.joint_ranges = self.backend.joint_ranges()
         self.nominal = self.backend.nominal_params()

@@ -49,8 +49,8 @@ def load_start_grasps(cfg, layout: SceneLayout) -> list[np.ndarray]:
                  len(found.grasps), origin)
         if origin != cfg.sim:
             log.info("the grasp cache %s was made on sim=%s and is used on sim=%s: the same model (hash %s), so "
-                     "the start states are valid; the engines' contact models differ, so hold rates may too "
-                     "(README, 'MotrixSim')", found.path.name, origin, cfg.sim, key.model_hash)
+                     "the start states are valid; engines differ in contact, so hold rates may too "
+                     "(README, 'Physics backends')", found.path.name, origin, cfg.sim, key.model_hash)
         grasps.append(found.grasps)
     return grasps
 
