@@ -6,7 +6,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-ALGOS = {"ppo": "trainers.ppo", "appo": "trainers.appo", "hora_distill": "trainers.hora_distill"}
+ALGOS = {"ppo": "trainers.ppo", "appo": "trainers.appo", "hora_distill": "trainers.hora_distill",
+         "rsl_ppo": "trainers.rsl_ppo"}
 
 
 def get_algo(name: str) -> ModuleType:

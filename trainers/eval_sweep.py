@@ -66,7 +66,8 @@ def env_steps_at(algo_name: str, cfg: DictConfig, ckpt: Path) -> int | None:
         iteration = get_algo(algo_name).checkpoint_iteration(ckpt)
     except Exception:
         return None
-    return int(iteration) * int(cfg.algo.n_steps) * int(cfg.training.num_envs)
+    per_env = cfg.algo.get("n_steps") or cfg.algo.get("num_steps_per_env")  # SB3's and rsl_rl's names
+    return int(iteration) * int(per_env) * int(cfg.training.num_envs)
 
 
 def targets(algo_name: str, run_dirs: list[Path], checkpoints: str) -> list[tuple[Path, Path]]:

@@ -1,0 +1,65 @@
+"""``--algo rsl_ppo``: rsl_rl's PPO behind train / eval / export, with our run folders and checkpoints."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("rsl_rl")
+
+from trainers import cli, rsl_ppo  # noqa: E402
+
+BASE = ["--algo", "rsl_ppo", "--task", "allegro_inhand"]
+TINY = ["--num-envs", "8", "algo.num_steps_per_env=8", "algo.algorithm.num_mini_batches=2",
+        "algo.actor.hidden_dims=[32,32]", "algo.critic.hidden_dims=[32,32]", "training.no_play=true",
+        "training.progress_bar=false", "env.num_threads=1", "env.episode_length=10",
+        "training.checkpoint_interval=2"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, cache_dir):
+    logdir = tmp_path_factory.mktemp("logs")
+    assert cli.main(["train", *BASE, "--sim", "mujoco", *TINY, "--max-iterations", "3",
+                     f"training.logdir={logdir}"]) == 0
+    (run,) = (logdir / "rsl_ppo" / "AllegroInhandRotation-v0").iterdir()
+    return logdir, run
+
+
+def test_run_folder_checkpoints_and_summary(trained):
+    _, run = trained
+    assert [p.name for p in rsl_ppo.list_checkpoints(run)] == ["model_2.pt", "model_3.pt"]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["iterations"] == 3 and summary["env_steps"] == 3 * 8 * 8 and summary["export"]["ok"]
+    assert "time_to_fall_s" in summary  # finished episodes' statistics (episodes of 10 steps end in every rollout)
+
+
+def test_tensorboard_has_the_shared_episode_scalars(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, run = trained
+    tags = EventAccumulator(str(run)).Reload().Tags()["scalars"]
+    assert {"episode/rotation_speed_rad_s", "episode/time_to_fall_s", "perf/episodes_finished"} <= set(tags)
+    assert any(t.startswith("Loss/") for t in tags)  # rsl_rl's own
+
+
+def test_eval_and_resume(trained, capsys):
+    logdir, run = trained
+    common = [*BASE, "--sim", "mujoco", "--load-run", "-1", f"training.logdir={logdir}"]
+    assert cli.main(["eval", *common, "eval.episodes=2", "eval.num_envs=2", "training.progress_bar=false"]) == 0
+    assert "rotation_speed" in capsys.readouterr().out
+    assert cli.main(["train", *common, "--resume", *TINY, "--max-iterations", "4"]) == 0
+    assert rsl_ppo.checkpoint_iteration(rsl_ppo.list_checkpoints(run)[-1]) == 4
+    assert json.loads((run / "summary.json").read_text())["iterations"] == 4
+
+
+def test_other_observation_modes_are_refused(tmp_path, capsys):
+    rc = cli.main(["train", *BASE, "--sim", "mujoco", *TINY, "env.obs_mode=hora", f"training.logdir={tmp_path}"])
+    assert rc != 0 and "obs_mode=state" in capsys.readouterr().err
+
+
+def test_rsl_ppo_on_mujoco_warp(tmp_path, cache_dir):
+    pytest.importorskip("mujoco_warp")
+    assert cli.main(["train", *BASE, "--sim", "mjwarp", "--sim-device", "cpu", *TINY, "--max-iterations", "1",
+                     "training.export=false", f"training.logdir={tmp_path}"]) == 0
+    (run,) = (tmp_path / "rsl_ppo" / "AllegroInhandRotation-v0").iterdir()
+    assert run.name.endswith("_mjwarp") and rsl_ppo.list_checkpoints(run)
