@@ -249,3 +249,9 @@ def test_parameters_persist_across_set_state(backend):
     backend.step(np.tile(ALLEGRO.home_pose, (3, 1)), substeps=20)
     t = 20 * backend.timestep
     np.testing.assert_allclose(backend.object_state().linvel[:, 2], [G * t, 0.0, -0.5 * G * t], atol=1e-3)
+
+
+def test_render_gives_an_image_of_the_env(backend):
+    place(backend, pos=np.asarray(ALLEGRO.object_start))
+    img = backend.render(1, width=64, height=48)
+    assert img.shape == (48, 64, 3) and img.dtype == np.uint8 and img.std() > 1  # not a blank frame

@@ -118,4 +118,62 @@ def check_ids(ids, num_envs: int) -> np.ndarray:
     return ids
 
 
-__all__ = ["PARAM_SHAPES", "ObjectState", "PhysicsBackend", "SceneLayout", "check_ids"]
+def check_params(ids, num_envs: int, params: dict) -> np.ndarray:
+    """``set_params``' checks, shared by every backend: env ids in range, parameter names known, and friction
+    given one way. Returns the ids as an int array."""
+    ids = check_ids(ids, num_envs)
+    unknown = set(params) - set(PARAM_SHAPES)
+    if unknown:
+        raise KeyError(f"unknown physical parameter(s) {sorted(unknown)}; known: {sorted(PARAM_SHAPES)}")
+    if "friction" in params and "friction_scale" in params:
+        raise ValueError("set friction (an absolute coefficient) or friction_scale (a factor), not both")
+    return ids
+
+
+class CachedReadings:
+    """For engines read once per step into host arrays (``_read`` fills them): the per-step getters, and
+    ``render`` through MuJoCo's renderer on the same MJCF (``mirror.py``) for engines without an offscreen
+    one. Subclasses keep ``_q, _qd, _object, _tips, _touch, _tactile, _palm`` and ``_scale`` current."""
+
+    _renderer = None
+
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._q, self._qd
+
+    def object_state(self) -> ObjectState:
+        return self._object
+
+    def fingertip_positions(self) -> np.ndarray:
+        return self._tips
+
+    def fingertip_contacts(self) -> np.ndarray:
+        return self._touch
+
+    def tactile_forces(self) -> np.ndarray:
+        return self._tactile
+
+    def palm_position(self) -> np.ndarray:
+        return self._palm
+
+    def nominal_params(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self._nominal.items()}
+
+    def render(self, env_id: int, width: int = 640, height: int = 480) -> np.ndarray:
+        """This backend's state of env ``env_id`` drawn by MuJoCo's renderer on the same MJCF."""
+        from .mirror import MujocoMirror
+
+        check_ids(env_id, self.num_envs)
+        if self._renderer is None:
+            self._renderer = MujocoMirror(self.layout)
+        o = self._object
+        return self._renderer.render(self._q[env_id], o.pos[env_id], o.quat[env_id], self._scale[env_id],
+                                     width, height)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+
+__all__ = ["PARAM_SHAPES", "CachedReadings", "ObjectState", "PhysicsBackend", "SceneLayout", "check_ids",
+           "check_params"]

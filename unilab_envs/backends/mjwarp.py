@@ -23,7 +23,7 @@ import warp as wp
 
 from ..rotations import quat_rotate
 from ..scene import PhysicsOptions, SceneLayout
-from .base import ObjectState, check_ids
+from .base import CachedReadings, ObjectState, check_ids, check_params
 from .mujoco_batch import hand_root_body
 
 #: overflows of preallocated memory (an error); a solver that hit its iteration cap (ITERATIONS, LS_ITERATIONS)
@@ -47,7 +47,7 @@ def _device(device: str | None) -> str:
     return "cuda:0" if device == "cuda" else device
 
 
-class MjwarpBackend:
+class MjwarpBackend(CachedReadings):
     """``num_envs`` MuJoCo Warp worlds of one scene on one Warp device."""
 
     name = "mjwarp"
@@ -99,7 +99,6 @@ class MjwarpBackend:
         self._scale = np.ones(num_envs)
         self._ctrl = np.zeros((num_envs, mjm.nu))
         self._xfrc = np.zeros((num_envs, mjm.nbody, 6))
-        self._renderer = None
         self._forward()
         self._read()
 
@@ -134,23 +133,11 @@ class MjwarpBackend:
         self._tactile = np.sqrt(np.einsum("ijk,ijk->ij", f, f))
         self._force = self.d.actuator_force.numpy().astype(float)[:, self._act]
 
-    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._q, self._qd
 
-    def object_state(self) -> ObjectState:
-        return self._object
 
-    def fingertip_positions(self) -> np.ndarray:
-        return self._tips
 
-    def fingertip_contacts(self) -> np.ndarray:
-        return self._touch
 
-    def tactile_forces(self) -> np.ndarray:
-        return self._tactile
 
-    def palm_position(self) -> np.ndarray:
-        return self._palm
 
     def actuator_forces(self) -> np.ndarray:
         return self._force
@@ -183,16 +170,9 @@ class MjwarpBackend:
         return np.stack([self.model.jnt_range[self.model.joint(n).id] for n in self.layout.hand.joint_names])
 
     # --- per-env physical parameters ------------------------------------------------------
-    def nominal_params(self) -> dict[str, np.ndarray]:
-        return {k: v.copy() for k, v in self._nominal.items()}
 
     def set_params(self, ids, **params) -> None:
-        ids = check_ids(ids, self.num_envs)
-        unknown = set(params) - set(self._nominal)
-        if unknown:
-            raise KeyError(f"unknown physical parameter(s) {sorted(unknown)}; known: {sorted(self._nominal)}")
-        if "friction" in params and "friction_scale" in params:
-            raise ValueError("set friction (an absolute coefficient) or friction_scale (a factor), not both")
+        ids = check_params(ids, self.num_envs, params)
         if ids.size == 0 or not params:
             return
         m, mjm, o, g = self.m, self.model, self._obody, self._ogeom
@@ -236,23 +216,7 @@ class MjwarpBackend:
             with wp.ScopedDevice(self.device):
                 mjw.set_const(m, self.d)  # subtree mass, inverse weights, bounds follow the new inertia and size
 
-    # --- forces, rendering, lifetime ------------------------------------------------------
+    # --- forces (render and close: CachedReadings) -------------------------------------------
     def apply_object_force(self, force: np.ndarray) -> None:
         self._xfrc[:, self._obody, :3] = force
         self.d.xfrc_applied.assign(self._xfrc)
-
-    def render(self, env_id: int, width: int = 640, height: int = 480) -> np.ndarray:
-        """This backend's state of env ``env_id`` drawn by MuJoCo's renderer on the same MJCF."""
-        from .mirror import MujocoMirror
-
-        check_ids(env_id, self.num_envs)
-        if self._renderer is None:
-            self._renderer = MujocoMirror(self.layout)
-        o = self._object
-        return self._renderer.render(self._q[env_id], o.pos[env_id], o.quat[env_id], self._scale[env_id],
-                                     width, height)
-
-    def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None

@@ -34,7 +34,7 @@ from motrixsim import query
 
 from ..rotations import quat_rotate
 from ..scene import SceneLayout
-from .base import ObjectState, check_ids
+from .base import CachedReadings, ObjectState, check_ids, check_params
 
 #: ``PhysicsOptions`` fields MotrixSim applies; the others are MuJoCo solver settings it ignores.
 HONOURED_OPTIONS = frozenset({"timestep", "iterations", "contact_filter"})
@@ -82,7 +82,7 @@ def _warn_ignored_options(xml: str) -> None:
                    "gives the measured differences")
 
 
-class MotrixBackend:
+class MotrixBackend(CachedReadings):
     """``num_envs`` MotrixSim worlds of one scene, stepped together on MotrixSim's thread pool."""
 
     name = "motrix"
@@ -150,7 +150,6 @@ class MotrixBackend:
         self._force: np.ndarray | None = None
         self._lost = np.zeros(num_envs, bool)
         self._fresh = np.zeros(num_envs, bool)  # placed since the last step: contact sensors not yet computed
-        self._renderer = None
         m.forward_kinematic(self.data)
         self._read()
 
@@ -214,23 +213,11 @@ class MotrixBackend:
         self._tips[self._lost] = np.nan
         self._palm[self._lost] = np.nan
 
-    def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._q, self._qd
 
-    def object_state(self) -> ObjectState:
-        return self._object
 
-    def fingertip_positions(self) -> np.ndarray:
-        return self._tips
 
-    def fingertip_contacts(self) -> np.ndarray:
-        return self._touch
 
-    def tactile_forces(self) -> np.ndarray:
-        return self._tactile
 
-    def palm_position(self) -> np.ndarray:
-        return self._palm
 
     def actuator_forces(self) -> np.ndarray:
         """The position actuator's law at the current state (MotrixSim keeps no actuator-force buffer)."""
@@ -261,16 +248,9 @@ class MotrixBackend:
         return limits[[joints.index(n) for n in self.layout.hand.joint_names]]
 
     # --- per-env physical parameters ------------------------------------------------------
-    def nominal_params(self) -> dict[str, np.ndarray]:
-        return {k: v.copy() for k, v in self._nominal.items()}
 
     def set_params(self, ids, **params) -> None:
-        ids = check_ids(ids, self.num_envs)
-        unknown = set(params) - set(self._nominal)
-        if unknown:
-            raise KeyError(f"unknown physical parameter(s) {sorted(unknown)}; known: {sorted(self._nominal)}")
-        if "friction" in params and "friction_scale" in params:
-            raise ValueError("set friction (an absolute coefficient) or friction_scale (a factor), not both")
+        ids = check_params(ids, self.num_envs, params)
         if ids.size == 0 or not params:
             return
         p = {k: _positive_where_needed(k, np.asarray(v, float)) for k, v in params.items()}
@@ -306,26 +286,10 @@ class MotrixBackend:
             for j, a in enumerate(self._actuators):
                 a.set_damping_override(sub, self._kv[ids, j].astype(f32))
 
-    # --- forces, rendering, lifetime ------------------------------------------------------
+    # --- forces (render and close: CachedReadings) -------------------------------------------
     def apply_object_force(self, force: np.ndarray) -> None:
         force = np.asarray(force, np.float32).reshape(self.num_envs, 3)
         self._force = force.copy() if force.any() else None
-
-    def render(self, env_id: int, width: int = 640, height: int = 480) -> np.ndarray:
-        """This backend's state of env ``env_id`` drawn by MuJoCo's renderer on the same MJCF."""
-        from .mirror import MujocoMirror
-
-        check_ids(env_id, self.num_envs)
-        if self._renderer is None:
-            self._renderer = MujocoMirror(self.layout)
-        o = self._object
-        return self._renderer.render(self._q[env_id], o.pos[env_id], o.quat[env_id], self._scale[env_id],
-                                     width, height)
-
-    def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
 
 
 _POSITIVE = {"object_mass", "object_scale", "friction", "friction_scale", "kp"}
