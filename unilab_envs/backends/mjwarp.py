@@ -74,6 +74,9 @@ class MjwarpBackend(CachedReadings):
             self.m.opt.gravity = wp.array(np.tile(mjm.opt.gravity, (num_envs, 1)), dtype=wp.vec3)
             self.d = mjw.make_data(mjm, nworld=num_envs, nconmax=self.nconmax, njmax=self.njmax)
         self.m.opt.warn_overflow = 0  # overflow is checked after every step and raised as an error here
+        # CUDA graphs of the substep loop, by substep count; they hold the arrays above, which are therefore only
+        # ever written in place (assign) from here on
+        self._graphs = {} if wp.get_device(self.device).is_cuda else None
 
         jids = [mjm.joint(n).id for n in hand.joint_names]
         self._jq, self._jv = mjm.jnt_qposadr[jids].copy(), mjm.jnt_dofadr[jids].copy()
@@ -107,8 +110,16 @@ class MjwarpBackend(CachedReadings):
         self._ctrl[:, self._act] = ctrl
         self.d.ctrl.assign(self._ctrl)
         with wp.ScopedDevice(self.device):
-            for _ in range(substeps):
-                mjw.step(self.m, self.d)
+            if self._graphs is None:
+                for _ in range(substeps):
+                    mjw.step(self.m, self.d)
+            else:  # on a GPU: the substeps as one CUDA graph, captured once (MuJoCo Warp's own idiom)
+                if substeps not in self._graphs:
+                    with wp.ScopedCapture() as capture:
+                        for _ in range(substeps):
+                            mjw.step(self.m, self.d)
+                    self._graphs[substeps] = capture.graph
+                wp.capture_launch(self._graphs[substeps])
         overflow = self.d.overflow.numpy() & int(MEMORY_OVERFLOW)
         if overflow.any():
             worlds = np.flatnonzero(overflow)
