@@ -54,7 +54,21 @@ def test_eval_and_resume(trained, capsys):
 
 def test_other_observation_modes_are_refused(tmp_path, capsys):
     rc = cli.main(["train", *BASE, "--sim", "mujoco", *TINY, "env.obs_mode=hora", f"training.logdir={tmp_path}"])
-    assert rc != 0 and "obs_mode=state" in capsys.readouterr().err
+    assert rc != 0 and "obs_mode=state, or privileged" in capsys.readouterr().err
+
+
+def test_asymmetric_critic_sees_the_privileged_facts_and_the_actor_does_not(tmp_path, cache_dir):
+    args = [*BASE, "--sim", "mujoco", f"training.logdir={tmp_path}"]
+    assert cli.main(["train", *args, *TINY, "env.obs_mode=privileged", "--max-iterations", "2"]) == 0
+    (run,) = (tmp_path / "rsl_ppo" / "AllegroInhandRotation-v0").iterdir()
+    state = __import__("torch").load(rsl_ppo.list_checkpoints(run)[-1], weights_only=False)
+    first = lambda sd: next(v for k, v in sd.items() if k.endswith("weight") and v.ndim == 2)  # noqa: E731
+    assert first(state["critic_state_dict"]).shape[1] == first(state["actor_state_dict"]).shape[1] + 12
+    actor, info = rsl_ppo.load_actor(run, rsl_ppo.list_checkpoints(run)[-1])
+    assert actor.input_keys == ("state",) and info["obs_dim"] == {"state": (96,)}
+    assert json.loads((run / "summary.json").read_text())["export"]["ok"]
+    assert cli.main(["eval", *args, "--load-run", "-1", "eval.episodes=2", "eval.num_envs=2",
+                     "training.progress_bar=false"]) == 0
 
 
 def test_rsl_ppo_on_mujoco_warp(tmp_path, cache_dir):

@@ -40,7 +40,8 @@ def checkpoint_iteration(path: Path) -> int:
 def runner_config(cfg: DictConfig) -> dict:
     """rsl_rl's ``train_cfg`` from ``algo``: its own key names, so rsl_rl's documentation applies."""
     algo = OmegaConf.to_container(cfg.algo, resolve=True)
-    groups = {"actor": ["policy"], "critic": ["policy"]}
+    groups = {"actor": ["policy"], "critic": ["policy"]} if cfg.env.obs_mode == "state" else \
+        {"actor": ["state"], "critic": ["state", "privileged_state"]}  # asymmetric: only the critic sees the facts
     return {"num_steps_per_env": algo["num_steps_per_env"], "save_interval": max(1, cfg.training.checkpoint_interval),
             "obs_groups": groups, "algorithm": {"class_name": "PPO", **algo["algorithm"]},
             "actor": {"class_name": "MLPModel", **algo["actor"]},
@@ -54,9 +55,10 @@ def validate(cfg: DictConfig) -> None:
     except ImportError as e:
         raise config_mod.ConfigError(f"--algo rsl_ppo needs rsl-rl-lib ({e}); install it with "
                                      "pip install -e '.[rsl_rl]'") from e
-    if cfg.env.obs_mode != "state":
-        raise config_mod.ConfigError(f"--algo rsl_ppo takes env.obs_mode=state, not {cfg.env.obs_mode!r} (a HORA "
-                                     "teacher is --algo ppo --profile hora)")
+    if cfg.env.obs_mode not in ("state", "privileged"):
+        raise config_mod.ConfigError(f"--algo rsl_ppo takes env.obs_mode=state, or privileged for a critic that also "
+                                     f"sees the privileged facts; not {cfg.env.obs_mode!r} (a HORA teacher is "
+                                     "--algo ppo --profile hora)")
     per_iter = cfg.algo.num_steps_per_env * cfg.training.num_envs
     if cfg.algo.algorithm.num_mini_batches > per_iter:
         raise config_mod.ConfigError(f"algo.algorithm.num_mini_batches={cfg.algo.algorithm.num_mini_batches} exceeds "
@@ -161,28 +163,50 @@ def load_actor(run_dir: Path, checkpoint: Path) -> tuple[torch.nn.Module, dict]:
         raise runs.CheckpointError(f"cannot load rsl_rl checkpoint {checkpoint}: {type(e).__name__}: {e}; pick "
                                    "another with --checkpoint") from e
     train_cfg = runner_config(cfg)
-    obs_dim = _obs_dim(cfg)
-    obs = TensorDict({"policy": torch.zeros(1, obs_dim)}, batch_size=[1])
+    dims = _obs_dims(cfg)
+    obs = TensorDict({g: torch.zeros(1, dims[g]) for g in dims}, batch_size=[1])
     from rsl_rl.models import MLPModel
 
     actor_cfg = {k: v for k, v in train_cfg["actor"].items() if k != "class_name"}
     model = MLPModel(obs, train_cfg["obs_groups"], "actor", _num_actions(cfg), **actor_cfg)
     model.load_state_dict(actor_state)
     policy = model.as_jit().eval()
+    if "policy" in dims:
+        actor, obs_dim = policy, dims["policy"]
+    else:  # a Dict observation: the actor takes its "state" entry (the critic's privileged facts stay behind)
+        actor, obs_dim = StateActor(policy), {"state": (dims["state"],)}
 
     def reference(o):
         import numpy as np
 
+        x = o["state"] if isinstance(o, dict) else o
         with torch.no_grad():
-            return policy(torch.as_tensor(np.asarray(o, np.float32))).numpy()
+            return policy(torch.as_tensor(np.asarray(x, np.float32))).numpy()
 
-    return policy, {"reference": reference, "obs_dim": obs_dim, "iteration": checkpoint_iteration(checkpoint)}
+    return actor, {"reference": reference, "obs_dim": obs_dim, "iteration": checkpoint_iteration(checkpoint)}
 
 
-def _obs_dim(cfg: DictConfig) -> int:
+class StateActor(torch.nn.Module):
+    """The actor of an asymmetric run, taking the ``state`` entry of the env's Dict observation."""
+
+    input_keys = ("state",)
+
+    def __init__(self, policy: torch.nn.Module):
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        return self.policy(state)
+
+
+def _obs_dims(cfg: DictConfig) -> dict[str, int]:
+    """Width of each observation group as the rsl_rl adapter names them (``policy``, or the Dict's keys)."""
     env = config_mod.make_env(cfg, 1)
     try:
-        return int(env.single_observation_space.shape[0])
+        space = env.single_observation_space
+        if hasattr(space, "spaces"):
+            return {k: int(v.shape[0]) for k, v in space.spaces.items()}
+        return {"policy": int(space.shape[0])}
     finally:
         env.close()
 
