@@ -64,7 +64,8 @@ class RslRlVecEnv(VecEnv):
         if "final_info" in info:  # the finished episodes' physical statistics, averaged
             ended = info["_final_info"]
             for key, value in info["final_info"].items():
-                if not key.startswith("_") and np.issubdtype(np.asarray(value).dtype, np.number):
+                dtype = np.asarray(value).dtype
+                if not key.startswith("_") and (np.issubdtype(dtype, np.number) or dtype.kind == "b"):  # bool: a share
                     extras["log"][f"/episode/{key}"] = float(np.asarray(value, float)[ended].mean())
         return (self._obs, torch.as_tensor(reward, dtype=torch.float32, device=self.device),
                 torch.as_tensor(dones, dtype=torch.long, device=self.device), extras)
