@@ -24,7 +24,7 @@ import warp as wp
 from ..rotations import quat_rotate
 from ..scene import PhysicsOptions, SceneLayout
 from .base import CachedReadings, ObjectState, check_ids, check_params
-from .mujoco_batch import hand_root_body
+from .mujoco_batch import hand_collision_geoms
 
 #: overflows of preallocated memory (an error); a solver that hit its iteration cap (ITERATIONS, LS_ITERATIONS)
 #: is not one: MuJoCo's C library goes on with the best iterate too
@@ -64,9 +64,7 @@ class MjwarpBackend(CachedReadings):
         self.model = mjm = mujoco.MjModel.from_xml_string(layout.xml)
         self.timestep = float(mjm.opt.timestep)
         hand = layout.hand
-        root = mjm.body(hand_root_body(mjm, hand)).id
-        hand_geoms = [g for g in range(mjm.ngeom)
-                      if mjm.geom_contype[g] and mjm.body_rootid[mjm.geom_bodyid[g]] == root]
+        hand_geoms = hand_collision_geoms(mjm, hand)
         self.nconmax = int(nconmax or 2 * len(hand_geoms))
         self.njmax = int(njmax or 6 * self.nconmax + 2 * mjm.njnt)
         with wp.ScopedDevice(self.device):

@@ -172,7 +172,7 @@ class MotrixBackend(CachedReadings):
         except BaseException as exc:  # pyo3's PanicException derives from BaseException
             if type(exc).__name__ != "PanicException":
                 raise
-            newly = self._diverged(nan_only=False) & ~self._lost
+            newly = self._diverged() & ~self._lost
             if not newly.any():
                 raise
             self._lost |= newly
@@ -182,12 +182,11 @@ class MotrixBackend(CachedReadings):
         self._fresh[:] = False
         self._read()
 
-    def _diverged(self, nan_only: bool = False) -> np.ndarray:
+    def _diverged(self) -> np.ndarray:
+        """Worlds whose state is non-finite or has left every physical range."""
         pos, vel = self.data.dof_pos, self.data.dof_vel
-        bad = ~np.isfinite(pos).all(-1) | ~np.isfinite(vel).all(-1)
-        if not nan_only:
-            bad |= (np.abs(pos) > _MAX_POS).any(-1) | (np.abs(vel) > _MAX_VEL).any(-1)
-        return bad
+        return (~np.isfinite(pos).all(-1) | ~np.isfinite(vel).all(-1)
+                | (np.abs(pos) > _MAX_POS).any(-1) | (np.abs(vel) > _MAX_VEL).any(-1))
 
     def _read(self) -> None:
         """One query execution per step; every getter below slices these float64 copies."""
@@ -212,12 +211,6 @@ class MotrixBackend(CachedReadings):
             self._tactile = np.zeros((self.num_envs, 0))
         self._tips[self._lost] = np.nan
         self._palm[self._lost] = np.nan
-
-
-
-
-
-
 
     def actuator_forces(self) -> np.ndarray:
         """The position actuator's law at the current state (MotrixSim keeps no actuator-force buffer)."""
@@ -248,7 +241,6 @@ class MotrixBackend(CachedReadings):
         return limits[[joints.index(n) for n in self.layout.hand.joint_names]]
 
     # --- per-env physical parameters ------------------------------------------------------
-
     def set_params(self, ids, **params) -> None:
         ids = check_params(ids, self.num_envs, params)
         if ids.size == 0 or not params:
@@ -312,7 +304,7 @@ def _hand_collision_geoms(model, layout: SceneLayout) -> list:
     index (both keep the MJCF's geom order; checked here by each geom's body)."""
     import mujoco
 
-    from .mujoco_batch import hand_root_body
+    from .mujoco_batch import hand_collision_geoms
 
     m = mujoco.MjModel.from_xml_string(layout.xml)
     geoms = model.geoms
@@ -321,5 +313,4 @@ def _hand_collision_geoms(model, layout: SceneLayout) -> list:
     if len(geoms) != m.ngeom or any(a != b for a, b in zip(bodies, theirs, strict=True) if a != "world"):
         raise RuntimeError(f"MotrixSim's geoms of {layout.hand.name!r} are not in MuJoCo's order "
                            f"({len(geoms)} vs {m.ngeom} geoms); friction randomisation cannot be matched")
-    root = m.body(hand_root_body(m, layout.hand)).id
-    return [geoms[g] for g in range(m.ngeom) if m.geom_contype[g] and m.body_rootid[m.geom_bodyid[g]] == root]
+    return [geoms[g] for g in hand_collision_geoms(m, layout.hand)]

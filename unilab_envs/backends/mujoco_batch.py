@@ -59,9 +59,7 @@ class MujocoBatchBackend:
         self._ov = int(m.jnt_dofadr[obj_j.id])
         self._obody = m.body(layout.object_body).id
         self._ogeom = m.geom(layout.object_geom).id
-        root = m.body(hand_root_body(m, hand)).id
-        hand_geoms = [g for g in range(m.ngeom) if m.geom_contype[g] and m.body_rootid[m.geom_bodyid[g]] == root]
-        self._friction_geoms = np.array(hand_geoms + [self._ogeom])
+        self._friction_geoms = np.array(hand_collision_geoms(m, hand) + [self._ogeom])
 
         palm = int(m.sensor("palm_pos").adr[0])
         self._s_palm = slice(palm, palm + 3)
@@ -225,3 +223,9 @@ def hand_root_body(model: mujoco.MjModel, hand) -> str:
     """Name of the hand's root body (the palm): the tree that holds the first fingertip site."""
     body = model.site_bodyid[model.site(hand.fingertip_sites[0]).id]
     return model.body(int(model.body_rootid[body])).name
+
+
+def hand_collision_geoms(model: mujoco.MjModel, hand) -> list[int]:
+    """Ids of the hand's colliding geoms (contype set), in MJCF order: the geoms friction randomisation reaches."""
+    root = model.body(hand_root_body(model, hand)).id
+    return [g for g in range(model.ngeom) if model.geom_contype[g] and model.body_rootid[model.geom_bodyid[g]] == root]
