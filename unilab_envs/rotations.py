@@ -1,9 +1,13 @@
-"""Batched quaternion helpers, wxyz (MuJoCo's convention)."""
+"""Batched quaternion helpers, wxyz (MuJoCo's convention).
+
+The per-step helpers take ``xp``, the array namespace of their inputs (numpy by default;
+``array_api_compat.torch`` for tensors on a device, docs/gpu_task_layer.md)."""
 from __future__ import annotations
 
 import numpy as np
 
 _YZX, _ZXY = np.array([1, 2, 0]), np.array([2, 0, 1])
+_CONJ = np.array([1.0, -1.0, -1.0, -1.0])
 
 
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -11,11 +15,11 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[..., _YZX] * b[..., _ZXY] - a[..., _ZXY] * b[..., _YZX]
 
 
-def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def quat_mul(a: np.ndarray, b: np.ndarray, xp=np) -> np.ndarray:
     """Hamilton product of (..., 4) wxyz quaternions."""
     aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
     bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
+    return xp.stack([aw * bw - ax * bx - ay * by - az * bz,
                      aw * bx + ax * bw + ay * bz - az * by,
                      aw * by - ax * bz + ay * bw + az * bx,
                      aw * bz + ax * by - ay * bx + az * bw], axis=-1)
@@ -30,7 +34,7 @@ def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def quat_conj(q: np.ndarray) -> np.ndarray:
-    return q * np.array([1.0, -1.0, -1.0, -1.0])
+    return q * _CONJ
 
 
 def rotation_vector(q: np.ndarray) -> np.ndarray:
@@ -60,22 +64,22 @@ def skew(v) -> np.ndarray:
 
 
 def rotation_about_axis(q_from: np.ndarray, q_to: np.ndarray, axis: np.ndarray,
-                        axis_skew: np.ndarray | None = None) -> np.ndarray:
+                        axis_skew: np.ndarray | None = None, xp=np) -> np.ndarray:
     """``world_rotation_between(q_from, q_to) @ axis`` (rad) in a handful of batched operations.
 
     With dq = q_to * conj(q_from) = (w, v): w = q_to . q_from and
     v . a = w_f (v_t . a) - w_t (v_f . a) - v_t . (v_f x a); the rotation vector is v times
     2 atan2(|v|, |w|) / |v| (sign of w folded in: the shortest rotation), |v| = sqrt(1 - w^2).
-    ``axis_skew`` is ``skew(axis)``, for callers that compute it once.
+    ``axis_skew`` is ``skew(axis)``, for callers that compute it once (in ``xp``'s arrays, as ``axis``).
     """
     k = skew(axis) if axis_skew is None else axis_skew
     wt, vt, wf, vf = q_to[..., 0], q_to[..., 1:], q_from[..., 0], q_from[..., 1:]
     w = (q_to * q_from).sum(-1)
     va = wf * (vt @ axis) - wt * (vf @ axis) - (vt * (vf @ k)).sum(-1)
-    va = np.copysign(va, va * w)  # (w, v) and (-w, -v) are one rotation: take the one with w >= 0
-    w = np.abs(w)
-    s = np.sqrt(np.maximum(1.0 - w * w, 0.0))
-    return va * np.where(s > 1e-12, 2.0 * np.arctan2(s, w) / np.maximum(s, 1e-12), 2.0)
+    va = xp.copysign(va, va * w)  # (w, v) and (-w, -v) are one rotation: take the one with w >= 0
+    w = xp.abs(w)
+    s = xp.sqrt(xp.maximum(1.0 - w * w, 0.0))
+    return va * xp.where(s > 1e-12, 2.0 * xp.atan2(s, w) / xp.maximum(s, 1e-12), 2.0)
 
 
 def random_quat(rng: np.random.Generator, n: int) -> np.ndarray:

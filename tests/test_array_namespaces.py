@@ -1,0 +1,52 @@
+"""The per-step task functions give the same values on torch tensors as on numpy arrays (the array namespace
+the device-resident task layer of MuJoCo Warp will use; docs/gpu_task_layer.md)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+array_api_compat = pytest.importorskip("array_api_compat")
+
+from unilab_envs.rotations import quat_rotate, random_quat, rotation_about_axis, skew  # noqa: E402
+from unilab_envs.tasks import rewards  # noqa: E402
+from unilab_envs.tasks.config import RewardScales  # noqa: E402
+
+XP = array_api_compat.array_namespace(torch.zeros(1))
+
+
+def _inputs(n=64, nj=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"angvel": rng.normal(size=(n, 3)), "axis": np.array([0.0, 0.0, -1.0]), "clip": (-0.5, 0.5),
+            "linvel": rng.normal(size=(n, 3)) * 0.1, "joint_pos": rng.normal(size=(n, nj)),
+            "start_pose": rng.normal(size=(n, nj)), "tau": rng.normal(size=(n, nj)) * 0.3,
+            "joint_vel": rng.normal(size=(n, nj)), "fell": rng.random(n) < 0.2,
+            "object_offset": rng.random(n) * 0.03, "object_radius": 0.02}
+
+
+def _torch(x):
+    return torch.as_tensor(x) if isinstance(x, np.ndarray) else x
+
+
+def test_reward_terms_agree_on_torch_and_numpy():
+    args = _inputs()
+    ours = rewards.weighted_terms(RewardScales(), 0.05, **args)
+    theirs = rewards.weighted_terms(RewardScales(), 0.05, xp=XP, **{k: _torch(v) for k, v in args.items()})
+    assert set(ours) == set(theirs) == set(rewards.TERMS)
+    for name in ours:
+        assert isinstance(theirs[name], torch.Tensor)
+        np.testing.assert_allclose(theirs[name].numpy(), ours[name], rtol=1e-12, atol=1e-15, err_msg=name)
+    single = rewards.weighted_terms(RewardScales(), 0.05, xp=XP, **{
+        k: _torch(v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64 else v)
+        for k, v in args.items()})
+    assert all(t.dtype == torch.float32 for t in single.values())  # a float32 device stays float32
+
+
+def test_rotation_helpers_agree_on_torch_and_numpy():
+    rng = np.random.default_rng(1)
+    a, b, v = random_quat(rng, 32), random_quat(rng, 32), rng.normal(size=(32, 3))
+    axis = np.array([0.0, 0.0, -1.0])
+    np.testing.assert_allclose(quat_rotate(_torch(a), _torch(v)).numpy(), quat_rotate(a, v), rtol=1e-12)
+    ours = rotation_about_axis(a, b, axis, skew(axis))
+    theirs = rotation_about_axis(_torch(a), _torch(b), _torch(axis), _torch(skew(axis)), xp=XP)
+    np.testing.assert_allclose(theirs.numpy(), ours, rtol=1e-10, atol=1e-12)
