@@ -50,3 +50,17 @@ def test_rotation_helpers_agree_on_torch_and_numpy():
     ours = rotation_about_axis(a, b, axis, skew(axis))
     theirs = rotation_about_axis(_torch(a), _torch(b), _torch(axis), _torch(skew(axis)), xp=XP)
     np.testing.assert_allclose(theirs.numpy(), ours, rtol=1e-10, atol=1e-12)
+
+
+def test_end_causes_and_joint_normalisation_agree_on_torch_and_numpy():
+    from unilab_envs.tasks.end_causes import classify
+    from unilab_envs.tasks.observations import normalize_joints
+
+    rng = np.random.default_rng(2)
+    masks = [rng.random(50) < p for p in (0.05, 0.2, 0.1, 0.1)]
+    theirs = classify(*(torch.as_tensor(m) for m in masks), xp=XP)
+    assert theirs.dtype == torch.int8
+    np.testing.assert_array_equal(theirs.numpy(), classify(*masks))
+    q, ranges = rng.normal(size=(50, 16)), np.sort(rng.normal(size=(16, 2)), axis=1)
+    np.testing.assert_allclose(normalize_joints(_torch(q), _torch(ranges)).numpy(), normalize_joints(q, ranges),
+                               rtol=1e-12)

@@ -23,9 +23,11 @@ class EndCause(IntEnum):
 NAMES = {c.value: c.name.lower() for c in EndCause}
 
 
-def classify(nonfinite: np.ndarray, fell: np.ndarray, left_palm: np.ndarray, out_of_band: np.ndarray) -> np.ndarray:
-    """(N,) int8 cause codes of this step (``TIME_LIMIT`` = 0 where none holds)."""
-    cause = np.zeros(len(nonfinite), np.int8)
+def classify(nonfinite: np.ndarray, fell: np.ndarray, left_palm: np.ndarray, out_of_band: np.ndarray,
+             xp=np) -> np.ndarray:
+    """(N,) int8 cause codes of this step (``TIME_LIMIT`` = 0 where none holds), in the masks' namespace ``xp``
+    and on their device."""
+    cause = xp.zeros_like(nonfinite, dtype=xp.int8)
     # later assignments win: write the lowest-priority cause first
     cause[out_of_band] = EndCause.HEIGHT_BAND
     cause[left_palm] = EndCause.LEFT_PALM
