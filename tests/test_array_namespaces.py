@@ -64,3 +64,22 @@ def test_end_causes_and_joint_normalisation_agree_on_torch_and_numpy():
     q, ranges = rng.normal(size=(50, 16)), np.sort(rng.normal(size=(16, 2)), axis=1)
     np.testing.assert_allclose(normalize_joints(_torch(q), _torch(ranges)).numpy(), normalize_joints(q, ranges),
                                rtol=1e-12)
+
+
+def test_torch_generator_answers_the_tasks_draws_like_numpy():
+    from unilab_envs.tasks.domain_rand import assign_scales
+    from unilab_envs.tasks.torch_random import TorchGenerator
+
+    g = TorchGenerator(np.random.default_rng(0))
+    u = g.uniform(-2.0, 3.0, (4000, 2))
+    assert u.shape == (4000, 2) and u.dtype == torch.float32 and -2.0 <= float(u.min()) and float(u.max()) < 3.0
+    assert abs(float(u.mean()) - 0.5) < 0.1 and abs(float(g.standard_normal(4000).std()) - 1.0) < 0.05
+    k = g.integers(1, 5, size=2000)
+    assert set(k.unique().tolist()) == {1, 2, 3, 4} and g.integers(3, size=(2, 2)).shape == (2, 2)
+    assert sorted(assign_scales(3, 9, g).tolist()) == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # the tasks' own call
+    again = [TorchGenerator(np.random.default_rng(7)).uniform(0, 1, 5) for _ in range(2)]
+    assert torch.equal(*again)  # numpy's seed decides the stream
+    a, b = g.spawn(2)
+    assert not torch.equal(a.random(8), b.random(8))
+    with pytest.raises(ValueError, match="high=1 must be > low=1"):
+        g.integers(1, 1)
