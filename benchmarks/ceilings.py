@@ -54,7 +54,7 @@ class MotrixCeiling:
     def sync(self) -> None:
         src, d = self.src, self.data
         live = np.flatnonzero(~src._lost)
-        self.data = d = src.data.__class__(self.model, batch=[len(live)]) if len(live) != d.shape[0] else d
+        self.data = d = self.mx.SceneData(self.model, batch=[len(live)]) if len(live) != d.shape[0] else d
         sub = src.data if len(live) == src.num_envs else src.data[self.mx.DisjointIndices(live)]
         d.reset(self.model, dof_pos=sub.dof_pos, dof_vel=sub.dof_vel, reset_overrides=False)
         d.actuator_ctrls = sub.actuator_ctrls

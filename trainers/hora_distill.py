@@ -39,8 +39,7 @@ LR_SCHEDULES = ("constant", "linear")
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
     """``checkpoints/model_<iteration>.pt``, oldest first (``best.pt`` is picked by its path)."""
-    found = [p for p in (Path(run_dir) / CHECKPOINT_DIR).glob("model_*.pt") if _CKPT.search(p.name)]
-    return sorted(found, key=checkpoint_iteration)
+    return runs.numbered_checkpoints(run_dir, _CKPT, CHECKPOINT_DIR)
 
 
 def checkpoint_iteration(path: Path) -> int:

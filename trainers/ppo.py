@@ -31,8 +31,7 @@ _PPO_KEYS = ("n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "clip_r
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
     """``checkpoints/model_<iteration>.zip``, oldest first."""
-    found = [p for p in (Path(run_dir) / CHECKPOINT_DIR).glob("model_*.zip") if _CKPT.search(p.name)]
-    return sorted(found, key=checkpoint_iteration)
+    return runs.numbered_checkpoints(run_dir, _CKPT, CHECKPOINT_DIR)
 
 
 def checkpoint_iteration(path: Path) -> int:

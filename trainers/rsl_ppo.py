@@ -4,8 +4,8 @@ rsl_rl does the learning; its rollout storage, networks and update run on the to
 (``training.device``), so on a GPU the rollouts stay there. This module wires our vector env (through
 ``unilab_envs.wrappers.rsl_rl``), configs, run folder, atomic checkpoints, resume, progress bar and
 eval/export into its ``OnPolicyRunner``. One iteration = ``algo.num_steps_per_env`` steps of every env +
-one PPO update. TensorBoard: rsl_rl's own scalars (``Loss/*``, ``Train/*``, ``Perf/*``) and the env's
-finished-episode statistics as ``/episode/<name>`` (rotation speed in rad/s, seconds, end causes).
+one PPO update. TensorBoard: rsl_rl's own scalars (``Loss/*``, ``Train/*``, ``Perf/*``, and the adapter's
+per-step means ``/episode/<name>``) beside the other trainers' ``episode/*`` and ``perf/*`` scalars.
 """
 from __future__ import annotations
 
@@ -29,8 +29,7 @@ _CKPT = re.compile(r"model_(\d+)\.pt$")
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
     """``checkpoints/model_<iterations done>.pt``, oldest first."""
-    found = [p for p in (Path(run_dir) / CHECKPOINT_DIR).glob("model_*.pt") if _CKPT.search(p.name)]
-    return sorted(found, key=checkpoint_iteration)
+    return runs.numbered_checkpoints(run_dir, _CKPT, CHECKPOINT_DIR)
 
 
 def checkpoint_iteration(path: Path) -> int:
@@ -73,8 +72,6 @@ def _runner_class():
 
         run_dir: Path
         keep: int
-        progress: TrainProgress | None = None
-        quiet: bool = True
         last: Path | None = None
 
         def save(self, path: str, infos: dict | None = None) -> None:
@@ -163,18 +160,20 @@ def load_actor(run_dir: Path, checkpoint: Path) -> tuple[torch.nn.Module, dict]:
         raise runs.CheckpointError(f"cannot load rsl_rl checkpoint {checkpoint}: {type(e).__name__}: {e}; pick "
                                    "another with --checkpoint") from e
     train_cfg = runner_config(cfg)
-    dims = _obs_dims(cfg)
-    obs = TensorDict({g: torch.zeros(1, dims[g]) for g in dims}, batch_size=[1])
+    # the actor's input width is its first layer's; the critic's extra groups never reach the actor
+    width = int(actor_state["mlp.0.weight"].shape[1])
+    group = train_cfg["obs_groups"]["actor"][0]
+    obs = TensorDict({group: torch.zeros(1, width)}, batch_size=[1])
     from rsl_rl.models import MLPModel
 
     actor_cfg = {k: v for k, v in train_cfg["actor"].items() if k != "class_name"}
-    model = MLPModel(obs, train_cfg["obs_groups"], "actor", _num_actions(cfg), **actor_cfg)
+    model = MLPModel(obs, {"actor": [group]}, "actor", _num_actions(cfg), **actor_cfg)
     model.load_state_dict(actor_state)
     policy = model.as_jit().eval()
-    if "policy" in dims:
-        actor, obs_dim = policy, dims["policy"]
+    if group == "policy":
+        actor, obs_dim = policy, width
     else:  # a Dict observation: the actor takes its "state" entry (the critic's privileged facts stay behind)
-        actor, obs_dim = StateActor(policy), {"state": (dims["state"],)}
+        actor, obs_dim = StateActor(policy), {"state": (width,)}
 
     def reference(o):
         import numpy as np
@@ -197,18 +196,6 @@ class StateActor(torch.nn.Module):
 
     def forward(self, state: torch.Tensor) -> torch.Tensor:
         return self.policy(state)
-
-
-def _obs_dims(cfg: DictConfig) -> dict[str, int]:
-    """Width of each observation group as the rsl_rl adapter names them (``policy``, or the Dict's keys)."""
-    env = config_mod.make_env(cfg, 1)
-    try:
-        space = env.single_observation_space
-        if hasattr(space, "spaces"):
-            return {k: int(v.shape[0]) for k, v in space.spaces.items()}
-        return {"policy": int(space.shape[0])}
-    finally:
-        env.close()
 
 
 def _num_actions(cfg: DictConfig) -> int:

@@ -166,6 +166,13 @@ def pick_checkpoint(checkpoints: list[Path], checkpoint: str | int, run_dir: Pat
     raise RunNotFound(f"--checkpoint {text!r} not found in {run_dir} (available: {names}; -1 = newest)")
 
 
+def numbered_checkpoints(run_dir: Path, name: re.Pattern, folder: str = "checkpoints") -> list[Path]:
+    """The files of ``<run_dir>/<folder>`` whose name ``name`` matches, oldest first by the number it captures
+    (``model_<iteration>.zip`` / ``.pt``)."""
+    found = [(int(m.group(1)), p) for p in (Path(run_dir) / folder).glob("*") if (m := name.search(p.name))]
+    return [p for _, p in sorted(found)]
+
+
 def prune(checkpoints: list[Path], keep: int) -> None:
     """Delete all but the newest ``keep`` checkpoints (``keep <= 0`` keeps all)."""
     if keep > 0:
