@@ -39,14 +39,15 @@ def test_unconfigured_combination_lists_the_configured_ones():
         C.compose("ppo", "allegro_inhand", "bullet", root=ROOT)
 
 
-def test_a_motrix_leaf_composes_the_mujoco_one_and_only_the_backend_differs():
+@pytest.mark.parametrize("sim", ["motrix", "mjwarp"])
+def test_a_backend_leaf_composes_the_mujoco_one_and_only_the_backend_differs(sim):
     for algo, task, profile in (("ppo", "allegro_inhand", None), ("appo", "sharpa_inhand", "hora"),
                                 ("ppo", "sharpa_inhand_grasp", None), ("hora_distill", "allegro_inhand", None)):
-        mj, mx = (C.compose(algo, task, sim, profile, root=ROOT) for sim in ("mujoco", "motrix"))
-        assert mx.env.sim == "motrix" and mx.training.sim_backend == "motrix"
-        for cfg in (mj, mx):
+        mj, other = (C.compose(algo, task, s, profile, root=ROOT) for s in ("mujoco", sim))
+        assert other.env.sim == sim and other.training.sim_backend == sim, (algo, task, profile)
+        for cfg in (mj, other):
             del cfg.env["sim"], cfg.training["sim_backend"], cfg.run["sim"]
-        assert mj == mx, (algo, task, profile)
+        assert mj == other, (algo, task, profile)
 
 
 def test_layers_env_defaults_come_from_the_dataclass_and_files_override_in_order():
@@ -227,3 +228,8 @@ def test_negative_run_lists_need_no_equals_sign():
     args = cli.parse("eval", ["--algo", "ppo", "--task", "allegro_inhand", "--load-run", "-1,-2", "--checkpoints",
                               "-1", "--checkpoint", "-2,-3"])
     assert (args.load_run, args.checkpoints, args.checkpoint) == ("-1,-2", "-1", "-2,-3")
+
+
+def test_each_backend_file_names_its_own_backend():
+    for path in sorted((ROOT / "sim").glob("*.yaml")):
+        assert OmegaConf.load(path).env.sim == path.stem, path
