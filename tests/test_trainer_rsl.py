@@ -72,9 +72,19 @@ def test_asymmetric_critic_sees_the_privileged_facts_and_the_actor_does_not(tmp_
                      "training.progress_bar=false"]) == 0
 
 
-def test_rsl_ppo_on_mujoco_warp(tmp_path, cache_dir):
+def test_rsl_ppo_on_mujoco_warp_keeps_tensors_on_the_device(tmp_path, cache_dir, monkeypatch):
     pytest.importorskip("mujoco_warp")
-    assert cli.main(["train", *BASE, "--sim", "mjwarp", "--sim-device", "cpu", *TINY, "--max-iterations", "1",
+    import torch
+
+    from unilab_envs.tasks.inhand_rotation import InhandRotationEnv
+
+    seen = []
+    step = InhandRotationEnv.step
+    monkeypatch.setattr(InhandRotationEnv, "step", lambda self, a: seen.append(type(a)) or step(self, a))
+    assert cli.main(["train", *BASE, "--sim", "mjwarp", "--sim-device", "cpu", *TINY, "--max-iterations", "2",
                      "training.export=false", f"training.logdir={tmp_path}"]) == 0
     (run,) = (tmp_path / "rsl_ppo" / "AllegroInhandRotation-v0").iterdir()
     assert run.name.endswith("_mjwarp") and rsl_ppo.list_checkpoints(run)
+    assert seen and set(seen) == {torch.Tensor}  # rollouts: actions reach the env as tensors, never numpy
+    summary = json.loads((run / "summary.json").read_text())  # episodes of 10 steps ended in 16 steps per env
+    assert summary["env_steps"] == 2 * 8 * 8 and 0.0 <= summary["drop_rate"] <= 1.0

@@ -187,9 +187,20 @@ def _env_defaults(hand: str):
         raise ConfigError(f"env.hand: {e}") from e
 
 
-def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
-    """Keyword arguments of the task's env (its dataclass validates every key)."""
-    return OmegaConf.to_container(cfg.env, resolve=True)
+def env_kwargs(cfg: DictConfig, device_arrays: bool = False) -> dict[str, Any]:
+    """Keyword arguments of the task's env (its dataclass validates every key). ``env.arrays: auto`` becomes
+    ``numpy`` unless the trainer takes tensors on the device (``device_arrays``: rsl_rl's PPO); a numpy
+    trainer refuses ``torch``."""
+    kwargs = OmegaConf.to_container(cfg.env, resolve=True)
+    arrays = kwargs.get("arrays", "auto")
+    if not device_arrays:
+        if arrays == "torch":
+            algo = OmegaConf.select(cfg, "run.algo", default="this trainer")
+            raise ConfigError(f"env.arrays=torch: --algo {algo} trains on host numpy arrays (SB3, Sample Factory); "
+                              "leave env.arrays=auto, or use --algo rsl_ppo, which keeps tensors on the device")
+        if arrays == "auto" and "arrays" in kwargs:
+            kwargs["arrays"] = "numpy"
+    return kwargs
 
 
 def is_hora(cfg: DictConfig) -> bool:
@@ -225,19 +236,20 @@ def validate_env(cfg: DictConfig) -> None:
     from unilab_envs.tasks.inhand_rotation import validate
 
     try:
-        validate(apply_env(_env_defaults(cfg.env.hand), env_kwargs(cfg)))
+        validate(apply_env(_env_defaults(cfg.env.hand), env_kwargs(cfg, device_arrays=True)))
     except (KeyError, TypeError, ValueError) as e:
         raise ConfigError(f"env: {e.args[0] if e.args else e}") from e
 
 
-def make_env(cfg: DictConfig, num_envs: int, **extra):
+def make_env(cfg: DictConfig, num_envs: int, device_arrays: bool = False, **extra):
     """``gymnasium.make_vec`` of the config's task with its ``env`` section (``extra`` on top), resetting
-    finished envs in the same step (``SAME_STEP``), as SB3's ``VecEnv`` contract and our rollouts expect."""
+    finished envs in the same step (``SAME_STEP``), as SB3's ``VecEnv`` contract and our rollouts expect.
+    Host numpy arrays unless ``device_arrays`` (``env_kwargs``)."""
     import gymnasium as gym
 
     import unilab_envs  # noqa: F401  (registers the env ids)
 
-    kwargs = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP} | env_kwargs(cfg) | extra
+    kwargs = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP} | env_kwargs(cfg, device_arrays) | extra
     return gym.make_vec(cfg.task.env_id, num_envs=num_envs, **kwargs)
 
 

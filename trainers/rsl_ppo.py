@@ -113,7 +113,8 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     validate(cfg)
     tr = cfg.training
     device = resolve_device(tr.device)
-    env = RslRlVecEnv(config_mod.make_env(cfg, tr.num_envs), device=device, seed=int(tr.seed))
+    # MuJoCo Warp's tensors stay on their device through the env and the adapter (env.arrays: auto)
+    env = RslRlVecEnv(config_mod.make_env(cfg, tr.num_envs, device_arrays=True), device=device, seed=int(tr.seed))
     torch.manual_seed(int(tr.seed))
     Runner = _runner_class()
     with contextlib.redirect_stdout(io.StringIO()):  # rsl_rl prints its networks

@@ -12,13 +12,14 @@ from .single import SingleEnv
 _ROTATION = "unilab_envs.tasks.inhand_rotation:InhandRotationEnv"
 _GRASP = "unilab_envs.tasks.inhand_grasp:InhandGraspEnv"
 
-#: env id -> vector env class, the spec's kwargs, its step limit, and defaults of the one-env view
+#: env id -> vector env class, the spec's kwargs, its step limit, and defaults of the one-env view (a plain
+#: ``Env`` answers in numpy on every backend)
 TASKS = {
     "AllegroInhandRotation-v0": dict(cls=_ROTATION, kwargs={"hand": "allegro"}, max_episode_steps=400,
-                                     single={"stagger_episodes": False}),
+                                     single={"stagger_episodes": False, "arrays": "numpy"}),
     "AllegroInhandGrasp-v0": dict(cls=_GRASP, kwargs={"hand": "allegro"}, max_episode_steps=50, single={}),
     "SharpaInhandRotation-v0": dict(cls=_ROTATION, kwargs={"hand": "sharpa"}, max_episode_steps=400,
-                                    single={"stagger_episodes": False}),
+                                    single={"stagger_episodes": False, "arrays": "numpy"}),
     "SharpaInhandGrasp-v0": dict(cls=_GRASP, kwargs={"hand": "sharpa"}, max_episode_steps=50, single={}),
 }
 

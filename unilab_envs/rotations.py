@@ -25,12 +25,13 @@ def quat_mul(a: np.ndarray, b: np.ndarray, xp=np) -> np.ndarray:
                      aw * bz + ax * by - ay * bx + az * bw], axis=-1)
 
 
-def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+def quat_rotate(q: np.ndarray, v: np.ndarray, xp=np) -> np.ndarray:
     """Rotate vectors (..., 3) by unit quaternions (..., 4) wxyz."""
+    cross = _cross if xp is np else xp.linalg.cross
     w, u = q[..., :1], q[..., 1:]
-    t = _cross(u, v)
-    t += t
-    return v + w * t + _cross(u, t)
+    t = cross(u, v)
+    t = t + t
+    return v + w * t + cross(u, t)
 
 
 def quat_conj(q: np.ndarray) -> np.ndarray:

@@ -20,6 +20,10 @@ class SingleEnv(gym.Env):
     """Wraps a ``VectorEnv`` built with ``num_envs=1`` (episodes not staggered)."""
 
     def __init__(self, vector_env: gym.vector.VectorEnv):
+        if getattr(vector_env, "xp", np) is not np:
+            vector_env.close()
+            raise ValueError("gymnasium.make gives a one-env numpy view: leave arrays='numpy' (its default); for "
+                             "tensors on the device use gymnasium.make_vec(..., arrays='torch')")
         self.vector_env = vector_env
         self.observation_space = vector_env.single_observation_space
         self.action_space = vector_env.single_action_space

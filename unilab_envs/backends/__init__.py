@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-from .base import PARAM_SHAPES, ObjectState, PhysicsBackend
+from .base import PARAM_SHAPES, ObjectState, PhysicsBackend, host
 
 #: name -> (module, class, pip requirement that provides it)
 BACKENDS = {
@@ -29,6 +29,25 @@ def check_device(name: str, device: str | None) -> str:
     return str(device)
 
 
+#: name -> the array namespaces its readings can come in (``arrays``; the first is its own, what "auto" picks)
+ARRAYS = {"mujoco": ("numpy",), "motrix": ("numpy",), "mjwarp": ("torch", "numpy")}
+
+
+def resolve_arrays(name: str, arrays: str) -> str:
+    """``"numpy"`` or ``"torch"``: the env's array namespace on backend ``name`` (``"auto"``: the backend's own,
+    torch tensors on its device for MuJoCo Warp, host numpy for the CPU engines); a clear error otherwise."""
+    own = ARRAYS.get(name, ("numpy",))
+    if arrays == "auto":
+        return own[0]
+    if arrays not in ("numpy", "torch"):
+        raise ValueError(f"arrays={arrays!r}; choose 'auto' (the backend's own), 'numpy' or 'torch'")
+    if arrays not in own:
+        raise ValueError(f"arrays={arrays!r} on sim={name!r}: its readings are host numpy arrays; use arrays='numpy' "
+                         f"(or 'auto') and wrap the env in gymnasium.wrappers.vector.NumpyToTorch for tensors, or use "
+                         f"sim='mjwarp', whose arrays live on its device")
+    return arrays
+
+
 #: name -> the SimOptions keys it takes
 OPTIONS = {"mjwarp": ("nconmax", "njmax")}
 
@@ -49,7 +68,8 @@ def backend_options(name: str, sim_options) -> dict:
 
 def make_backend(name: str, layout, num_envs: int, device: str | None = None, **kwargs) -> PhysicsBackend:
     """Instantiate backend ``name`` on ``layout`` with ``num_envs`` simulations on physics device ``device``
-    (None: the backend's default)."""
+    (None: the backend's default). ``arrays="torch"`` asks a backend that has them for device tensors
+    (``resolve_arrays``); by default every backend reads into host numpy arrays."""
     if name not in BACKENDS:
         raise ValueError(f"unknown physics backend sim={name!r}; available: {sorted(BACKENDS)}")
     check_device(name, device)
@@ -63,8 +83,11 @@ def make_backend(name: str, layout, num_envs: int, device: str | None = None, **
                              if "[" in requirement else "")) from exc
     if len(DEVICES.get(name, ("cpu",))) > 1:  # a backend with a device choice is told which
         kwargs["device"] = device
+    arrays = resolve_arrays(name, kwargs.pop("arrays", "numpy"))
+    if len(ARRAYS.get(name, ())) > 1:  # likewise the array namespace
+        kwargs["arrays"] = arrays
     return getattr(module, cls_name)(layout, num_envs, **kwargs)
 
 
-__all__ = ["BACKENDS", "DEVICES", "OPTIONS", "backend_options", "PARAM_SHAPES", "check_device", "ObjectState",
-           "PhysicsBackend", "make_backend"]
+__all__ = ["ARRAYS", "BACKENDS", "DEVICES", "OPTIONS", "PARAM_SHAPES", "ObjectState", "PhysicsBackend",
+           "backend_options", "check_device", "host", "make_backend", "resolve_arrays"]

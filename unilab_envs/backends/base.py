@@ -23,6 +23,9 @@ Semantics a backend must keep (docs/motrixsim.md records how MotrixSim 0.10 meet
   process (MotrixSim) takes the first backend's count and warns when a later one asks for another.
 - Readings are float64, or float32 for a float32 engine converted at the backend's edge; MotrixSim's
   backend converts to float64.
+- ``xp`` is the array namespace of a backend's readings and of the arrays it accepts: numpy for the CPU
+  engines; ``array_api_compat.torch`` for MuJoCo Warp made with ``arrays="torch"`` (float32 tensors on its
+  device, no host copy). Env ids may then be a torch integer tensor as well.
 """
 from __future__ import annotations
 
@@ -61,6 +64,7 @@ class PhysicsBackend(Protocol):
     timestep: float
     threads: int                      # worker threads stepping the batch
     honoured_options: frozenset[str]  # the PhysicsOptions fields this engine applies
+    xp: object                        # array namespace of readings and inputs (numpy, or array_api_compat.torch)
 
     def step(self, ctrl: np.ndarray, substeps: int) -> None:
         """Hold actuator targets ``ctrl`` (N, nu) for ``substeps`` physics steps."""
@@ -110,12 +114,26 @@ class PhysicsBackend(Protocol):
         """Release threads, renderers and native memory."""
 
 
-def check_ids(ids, num_envs: int) -> np.ndarray:
-    """Env indices as an int array, with a clear error for out-of-range values."""
-    ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
-    if ids.size and (ids.min() < 0 or ids.max() >= num_envs):
+def check_ids(ids, num_envs: int):
+    """Env indices as an int array (a torch tensor stays one, on its device), with a clear error for
+    out-of-range values."""
+    if is_torch(ids):
+        ids = ids.reshape(-1).long()
+    else:
+        ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
+    if ids.shape[0] and (int(ids.min()) < 0 or int(ids.max()) >= num_envs):
         raise IndexError(f"env ids {ids.tolist()} out of range for num_envs={num_envs}")
     return ids
+
+
+def is_torch(x) -> bool:
+    """Is ``x`` a torch tensor (without importing torch)?"""
+    return type(x).__module__.startswith("torch")
+
+
+def host(x) -> np.ndarray:
+    """``x`` as a host numpy array (a torch tensor is copied from its device)."""
+    return x.detach().cpu().numpy() if is_torch(x) else np.asarray(x)
 
 
 def check_params(ids, num_envs: int, params: dict) -> np.ndarray:
@@ -136,6 +154,7 @@ class CachedReadings:
     one. Subclasses keep ``_q, _qd, _object, _tips, _touch, _tactile, _palm`` and ``_scale`` current."""
 
     _renderer = None
+    xp = np
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         return self._q, self._qd
@@ -166,8 +185,8 @@ class CachedReadings:
         if self._renderer is None:
             self._renderer = MujocoMirror(self.layout)
         o = self._object
-        return self._renderer.render(self._q[env_id], o.pos[env_id], o.quat[env_id], self._scale[env_id],
-                                     width, height)
+        return self._renderer.render(host(self._q[env_id]), host(o.pos[env_id]), host(o.quat[env_id]),
+                                     float(self._scale[env_id]), width, height)
 
     def close(self) -> None:
         if self._renderer is not None:
@@ -176,4 +195,4 @@ class CachedReadings:
 
 
 __all__ = ["PARAM_SHAPES", "CachedReadings", "ObjectState", "PhysicsBackend", "SceneLayout", "check_ids",
-           "check_params"]
+           "check_params", "host", "is_torch"]

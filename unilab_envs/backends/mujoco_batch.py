@@ -25,6 +25,7 @@ class MujocoBatchBackend:
     """
 
     name = "mujoco"
+    xp = np  # readings are host numpy arrays
     honoured_options = frozenset(f.name for f in dataclasses.fields(PhysicsOptions))
 
     def __init__(self, layout: SceneLayout, num_envs: int, num_threads: int = 0):

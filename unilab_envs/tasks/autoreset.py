@@ -10,6 +10,10 @@
 In both modes ``info["final_info"]`` (mask ``info["_final_info"]``) holds the statistics of the
 episodes that ended in that step, with Gymnasium's ``episode`` entry (``r``, ``l``, ``t``) among them,
 as its ``RecordEpisodeStatistics`` writes it (what CleanRL-style loops read).
+
+An env whose arrays are torch tensors on a device (``arrays="torch"``) keeps every entry a tensor there;
+``final_obs`` is then the step's observation before the reset (a tensor, or a dict of them) with its mask
+``_final_obs``, instead of numpy's object array of per-env observations.
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from typing import Callable
 import numpy as np
 from gymnasium import error
 from gymnasium.vector import AutoresetMode
+
+from .arrays import NUMPY, Arrays
 
 MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
 
@@ -33,32 +39,36 @@ def resolve_mode(mode) -> AutoresetMode:
     return mode
 
 
-def _masked(ids: np.ndarray, num_envs: int, stats: dict) -> tuple[np.ndarray, dict]:
+def _masked(ids, num_envs: int, stats: dict, arrays: Arrays = NUMPY) -> tuple[np.ndarray, dict]:
     """Each statistic (an array, or a dict of arrays such as ``episode``) with the other envs' entries zeroed,
     and a ``_``-prefixed mask beside it, as Gymnasium lays out vector infos."""
-    mask = np.zeros(num_envs, bool)
+    xp = arrays.xp
+    mask = arrays.zeros(num_envs, xp.bool)
     mask[ids] = True
 
     def zeroed(v):
         if isinstance(v, dict):
             return {k: zeroed(x) for k, x in v.items()}
-        return np.where(mask.reshape(-1, *[1] * (np.ndim(v) - 1)), v, np.zeros_like(v))
+        return xp.where(xp.reshape(mask, (-1, *[1] * (v.ndim - 1))), v, xp.zeros_like(v))
 
     info = {k: zeroed(v) for k, v in stats.items()}
     info.update({f"_{k}": mask for k in stats})
     return mask, info
 
 
-def episode_info(ids: np.ndarray, num_envs: int, stats: dict[str, np.ndarray]) -> dict:
+def episode_info(ids, num_envs: int, stats: dict[str, np.ndarray], arrays: Arrays = NUMPY) -> dict:
     """``final_info`` (with ``_``-prefixed masks) for the envs ``ids`` whose episodes just ended."""
-    mask, info = _masked(ids, num_envs, stats)
+    mask, info = _masked(ids, num_envs, stats, arrays)
     return {"final_info": info, "_final_info": mask}
 
 
-def final_info(ids: np.ndarray, num_envs: int, obs, stats: dict[str, np.ndarray]) -> dict:
-    """SAME_STEP: ``episode_info`` plus ``final_obs``, an object array holding each finished env's own
-    last observation (array or dict), as ``SyncVectorEnv`` gives it."""
-    out = episode_info(ids, num_envs, stats)
+def final_info(ids, num_envs: int, obs, stats: dict[str, np.ndarray], arrays: Arrays = NUMPY) -> dict:
+    """SAME_STEP: ``episode_info`` plus ``final_obs``: for numpy an object array holding each finished env's own
+    last observation (array or dict), as ``SyncVectorEnv`` gives it; on a device the whole batch's observation
+    before the reset (read it where ``_final_obs`` is set)."""
+    out = episode_info(ids, num_envs, stats, arrays)
+    if not arrays.is_numpy:
+        return out | {"final_obs": obs, "_final_obs": out["_final_info"]}
     final_obs = np.full(num_envs, None, dtype=object)
     if isinstance(obs, dict):
         final_obs[ids] = [{k: v[i] for k, v in obs.items()} for i in ids]
@@ -70,10 +80,10 @@ def final_info(ids: np.ndarray, num_envs: int, obs, stats: dict[str, np.ndarray]
 class Autoreset:
     """A batched env's autoreset bookkeeping: its mode, and which envs restart in the next step."""
 
-    def __init__(self, mode, num_envs: int):
+    def __init__(self, mode, num_envs: int, arrays: Arrays = NUMPY):
         self.mode = resolve_mode(mode)
-        self.num_envs = num_envs
-        self.pending = np.zeros(num_envs, bool)  # NEXT_STEP: ended in the last step, restart in this one
+        self.num_envs, self.arrays = num_envs, arrays
+        self.pending = arrays.zeros(num_envs, arrays.xp.bool)  # NEXT_STEP: ended in the last step, restart now
         self.started = False
 
     def on_reset(self, ids: np.ndarray) -> None:
@@ -88,7 +98,7 @@ class Autoreset:
         """NEXT_STEP: the envs that ended in the last step were stepped along with the batch (one call);
         zero their entries of this step's ``outputs`` (reward, flags, terms) and start their next episode."""
         if self.pending.any():
-            ids = np.flatnonzero(self.pending)
+            ids = self.arrays.flatnonzero(self.pending)
             for value in outputs:
                 value[ids] = 0
             reset_envs(ids)
@@ -99,10 +109,10 @@ class Autoreset:
         """The step's observation and the info entries of the envs whose episodes ended (``done``)."""
         if not done.any():
             return obs, {}
-        ids = np.flatnonzero(done)
+        ids = self.arrays.flatnonzero(done)
         if self.mode == AutoresetMode.SAME_STEP:
-            info = final_info(ids, self.num_envs, obs, stats())
+            info = final_info(ids, self.num_envs, obs, stats(), self.arrays)
             reset_envs(ids)
             return observe(), info
         self.pending[ids] = True
-        return obs, episode_info(ids, self.num_envs, stats())
+        return obs, episode_info(ids, self.num_envs, stats(), self.arrays)

@@ -94,6 +94,8 @@ class InhandRotationConfig:
     sim_device: str | None = None             # physics device (--sim-device): None = the backend's (MuJoCo: cpu)
     num_threads: int = 0                      # backend threads, 0 = all cores
     sim_options: SimOptions = field(default_factory=SimOptions)
+    arrays: str = "auto"                      # auto | numpy | torch: where obs, rewards, infos live (auto: the
+                                              #   backend's own; MuJoCo Warp: torch tensors on its device)
     physics: PhysicsOptions = field(default_factory=PhysicsOptions)
     control_substeps: int = CONTROL_SUBSTEPS  # physics steps per action
     episode_length: int = 400                 # control steps (20 s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import require, require_range
+from .arrays import NUMPY, Arrays
 from .config import DomainRandConfig
 
 
@@ -38,64 +39,71 @@ def assign_scales(num_scales: int, num_envs: int, rng: np.random.Generator) -> n
     return rng.permutation(np.arange(num_envs) % num_scales)
 
 
-def tilted_gravity(nominal: np.ndarray, max_tilt: float, n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 3) gravity vectors of ``nominal``'s magnitude, tilted from it by up to ``max_tilt`` rad, uniformly
-    over that spherical cap."""
+def tilted_gravity(nominal: np.ndarray, max_tilt: float, n: int, rng: np.random.Generator,
+                   arrays: Arrays = NUMPY) -> np.ndarray:
+    """(n, 3) gravity vectors of ``nominal``'s magnitude (host numpy), tilted from it by up to ``max_tilt`` rad,
+    uniformly over that spherical cap."""
+    xp = arrays.xp
     g = float(np.linalg.norm(nominal))
     down = nominal / g
-    cos_tilt = rng.uniform(np.cos(max_tilt), 1.0, n)
-    sin_tilt = np.sqrt(1.0 - cos_tilt * cos_tilt)
-    azimuth = rng.uniform(0.0, 2.0 * np.pi, n)
     # an orthonormal frame (u, v) perpendicular to ``down``
     u = np.cross(down, [1.0, 0.0, 0.0] if abs(down[0]) < 0.9 else [0.0, 1.0, 0.0])
     u /= np.linalg.norm(u)
-    v = np.cross(down, u)
-    direction = cos_tilt[:, None] * down + sin_tilt[:, None] * (np.cos(azimuth)[:, None] * u +
-                                                                  np.sin(azimuth)[:, None] * v)
+    down, u, v = (arrays.asarray(x) for x in (down, u, np.cross(down, u)))
+    cos_tilt = rng.uniform(float(np.cos(max_tilt)), 1.0, n)
+    sin_tilt = xp.sqrt(1.0 - cos_tilt * cos_tilt)
+    azimuth = rng.uniform(0.0, 2.0 * np.pi, n)
+    direction = cos_tilt[:, None] * down + sin_tilt[:, None] * (xp.cos(azimuth)[:, None] * u +
+                                                                  xp.sin(azimuth)[:, None] * v)
     return g * direction
 
 
 def sample_params(cfg: DomainRandConfig, nominal: dict[str, np.ndarray], scale_idx: np.ndarray,
-                  rng: np.random.Generator) -> tuple[dict[str, np.ndarray], set[str]]:
+                  rng: np.random.Generator, arrays: Arrays = NUMPY) -> tuple[dict[str, np.ndarray], set[str]]:
     """Draw parameters for the envs being reset, whose listed scales are ``cfg.scale_list[scale_idx]``.
 
     Returns every parameter's value per env (switched-off entries at their nominal value, for the
     privileged observation) and the names to write to the simulator: the randomised ones and the
     scale. Switched-off entries are left as the scene defines them. Friction is ``friction`` (one
     coefficient for the object and the hand) or, with ``friction_relative``, ``friction_scale`` (a
-    factor on each geom's own coefficient).
+    factor on each geom's own coefficient). ``nominal`` holds host numpy arrays; the draws are in ``arrays``.
     """
     on, n = cfg.enabled, len(scale_idx)
     friction = "friction_scale" if cfg.friction_relative else "friction"
     switches = {"object_mass": cfg.object_mass, "object_com": cfg.object_com, friction: cfg.friction,
                 "kp": cfg.pd_gains, "kv": cfg.pd_gains, "gravity": cfg.gravity_tilt and cfg.gravity_tilt_max > 0}
     active = {k for k, flag in switches.items() if on and flag} | {"object_scale"}
-    scale = np.asarray(cfg.scale_list, float)[scale_idx]
+    scale = arrays.asarray(cfg.scale_list)[scale_idx]
     if on and cfg.object_scale and cfg.scale_jitter > 0:
         scale = scale + rng.uniform(-cfg.scale_jitter, cfg.scale_jitter, n)
     nu = nominal["kp"].shape[0]
+    kp, kv = arrays.asarray(nominal["kp"]), arrays.asarray(nominal["kv"])
     draws = {
         "object_mass": lambda: rng.uniform(*cfg.mass_range, n),
         "object_com": lambda: rng.uniform(*cfg.com_range, (n, 3)),
         friction: lambda: rng.uniform(*cfg.friction_range, n),
-        "gravity": lambda: tilted_gravity(nominal["gravity"], cfg.gravity_tilt_max, n, rng),
-        "kp": lambda: nominal["kp"] * rng.uniform(*cfg.kp_scale_range, (n, nu)),
-        "kv": lambda: nominal["kv"] * rng.uniform(*cfg.kv_scale_range, (n, nu)),
+        "gravity": lambda: tilted_gravity(nominal["gravity"], cfg.gravity_tilt_max, n, rng, arrays),
+        "kp": lambda: kp * rng.uniform(*cfg.kp_scale_range, (n, nu)),
+        "kv": lambda: kv * rng.uniform(*cfg.kv_scale_range, (n, nu)),
     }
     params = {"object_scale": scale}
     for name, draw in draws.items():
-        params[name] = draw() if name in active else np.broadcast_to(nominal[name], (n, *nominal[name].shape)).copy()
+        if name in active:
+            params[name] = draw()
+        else:
+            value = arrays.asarray(nominal[name])
+            params[name] = arrays.xp.asarray(arrays.xp.broadcast_to(value, (n, *value.shape)), copy=True)
     return params, active
 
 
 class RandomPushes:
     """HORA's random object forces: decaying pushes, a new one with probability ``force_prob``."""
 
-    def __init__(self, cfg: DomainRandConfig, num_envs: int, control_dt: float):
+    def __init__(self, cfg: DomainRandConfig, num_envs: int, control_dt: float, arrays: Arrays = NUMPY):
         self.active = cfg.enabled and cfg.external_force and cfg.force_scale > 0
         self.cfg = cfg
         self.decay = cfg.force_decay ** (control_dt / cfg.force_decay_interval)
-        self.force = np.zeros((num_envs, 3))
+        self.force = arrays.zeros((num_envs, 3))
 
     def step(self, mass: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Decay the pushes, start new ones, and return the (N, 3) forces to apply."""

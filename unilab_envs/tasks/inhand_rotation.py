@@ -4,6 +4,10 @@ A native ``gymnasium.vector.VectorEnv``: every per-step computation is batched o
 Episodes start from cached stable grasps (see ``start_states.py``); finished envs reset as
 Gymnasium's ``autoreset_mode`` says (``NEXT_STEP`` by default, or ``SAME_STEP``; see
 ``autoreset.py``), with each finished episode's statistics in ``info["final_info"]``.
+
+Arrays live where the backend's do (``arrays``, ``tasks/arrays.py``): host numpy float64 on MuJoCo and
+MotrixSim; on MuJoCo Warp, by default, float32 torch tensors on the physics device, from the actions in to the
+observations, rewards, flags and infos out (``arrays="numpy"`` gives host copies instead).
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..backends import backend_options, check_device, make_backend
+from ..backends import backend_options, check_device, make_backend, resolve_arrays
 from ..backends.base import ObjectState
 from ..config import apply_overrides, require, require_range
 from ..hands import get_hand
@@ -24,6 +28,7 @@ from ..objects import get_object
 from ..rotations import rotation_about_axis, skew
 from ..scene import build_scene
 from . import autoreset, curriculum, domain_rand, end_causes, rewards
+from .arrays import arrays_of
 from .config import InhandRotationConfig
 from .domain_rand import RandomPushes, assign_scales, sample_params
 from .observations import FrameHistory, normalize_joints, to_unit_range
@@ -62,6 +67,7 @@ def validate(cfg: InhandRotationConfig) -> None:
     domain_rand.validate(cfg.domain_rand)
     check_device(cfg.sim, cfg.sim_device)
     backend_options(cfg.sim, cfg.sim_options)
+    resolve_arrays(cfg.sim, cfg.arrays)
     curriculum.validate(cfg.curriculum, cfg.domain_rand)
 
 
@@ -73,8 +79,8 @@ class InhandRotationEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = None, render_mode: str | None = None,
                  config: InhandRotationConfig | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **overrides):
-        self.autoreset = autoreset.Autoreset(autoreset_mode, num_envs)
-        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset.mode}
+        mode = autoreset.resolve_mode(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": mode}
         # the hand's own defaults (tasks/presets.py), then the caller's keywords
         cfg = apply_overrides(config or rotation_config(overrides.get("hand", "allegro")), overrides)
         if max_episode_steps is not None and "episode_length" not in overrides:  # an explicit episode_length wins
@@ -85,18 +91,23 @@ class InhandRotationEnv(VectorEnv):
         self.cfg, self.num_envs, self.render_mode = cfg, num_envs, render_mode
         self.hand, self.obj = get_hand(cfg.hand), get_object(cfg.object_type)
         self.layout = build_scene(self.hand, self.obj, cfg.physics)
-        self.grasps = load_start_grasps(cfg, self.layout)  # once, never on the reset path
-        self.starts = EpisodeStarts(num_envs, self.hand.num_joints)
+        grasps = load_start_grasps(cfg, self.layout)  # once, never on the reset path
         self.backend = make_backend(cfg.sim, self.layout, num_envs, device=cfg.sim_device, num_threads=cfg.num_threads,
+                                    arrays=resolve_arrays(cfg.sim, cfg.arrays),
                                     **backend_options(cfg.sim, cfg.sim_options))
+        self.arrays = arr = arrays_of(self.backend)
+        self.xp = xp = arr.xp
+        self.grasps = [arr.asarray(g) for g in grasps]  # on the physics device, once
+        self.autoreset = autoreset.Autoreset(mode, num_envs, arr)
+        self.starts = EpisodeStarts(num_envs, self.hand.num_joints, arr)
         self.control_dt = cfg.physics.timestep * cfg.control_substeps
-        self.joint_ranges = self.backend.joint_ranges()
-        self.nominal = self.backend.nominal_params()
+        self.joint_ranges = arr.asarray(self.backend.joint_ranges())
+        self.nominal = self.backend.nominal_params()  # host numpy; sample_params puts draws on the device
         axis = np.asarray(cfg.rotation_axis, float)
-        self.axis = cfg.rotation_sign * axis / np.linalg.norm(axis)
-        self._axis_skew = skew(self.axis)
+        axis = cfg.rotation_sign * axis / np.linalg.norm(axis)
+        self.axis, self._axis_skew = arr.asarray(axis), arr.asarray(skew(axis))
         nj = self.hand.num_joints
-        self._lo, self._hi = self.joint_ranges[:, 0].copy(), self.joint_ranges[:, 1].copy()
+        self._lo, self._hi = arr.copy(self.joint_ranges[:, 0]), arr.copy(self.joint_ranges[:, 1])
         self._inv_nj = 1.0 / nj
 
         self.single_action_space = spaces.Box(-1.0, 1.0, (nj,), np.float32)
@@ -106,30 +117,30 @@ class InhandRotationEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
 
-        n = num_envs
-        self.targets = np.zeros((n, nj))
-        self.start_pose = np.zeros((n, nj))
-        self.progress = np.zeros(n, np.int64)
-        self.limit = np.full(n, cfg.episode_length, np.int64)  # step at which each episode truncates
+        n, zeros = num_envs, arr.zeros
+        self.targets = zeros((n, nj))
+        self.start_pose = zeros((n, nj))
+        self.progress = zeros(n, xp.int64)
+        self.limit = arr.full(n, cfg.episode_length, xp.int64)  # step at which each episode truncates
         frames = max(cfg.obs_frames, cfg.proprio_history if cfg.obs_mode == "hora" else 0)
-        self.history = FrameHistory(n, frames, nj, ntac)
+        self.history = FrameHistory(n, frames, nj, ntac, arr)
         # the randomisation drawn now: the configured one, or the curriculum's stage of it
         self.curriculum = curriculum.Curriculum(cfg.curriculum, cfg.domain_rand)
         self.training_env_steps = 0
         self.dr = dr = self.curriculum.ranges()
         self.tactile = TactileFilter(n, ntac, cfg.tactile_max, cfg.tactile_smoothing,
-                                     dr.tactile_latency if dr.enabled else 0.0)
-        self.priv = np.zeros((n, PRIV_DIM), np.float32)
-        self.scale_idx = np.zeros(n, np.int64)  # index into scale_list, per env for its life (assign_scales)
-        self.start_pos = np.zeros((n, 3))
-        self.mass, self.scale = np.zeros(n), np.zeros(n)
-        self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt)  # on if pushes are on at full range
+                                     dr.tactile_latency if dr.enabled else 0.0, arr)
+        self.priv = zeros((n, PRIV_DIM), xp.float32)
+        self.scale_idx = zeros(n, xp.int64)  # index into scale_list, per env for its life (assign_scales)
+        self.start_pos = zeros((n, 3))
+        self.mass, self.scale = zeros(n), zeros(n)
+        self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt, arr)  # on if pushes are on at full range
         self.pushes.cfg = dr
-        self.ep_angle = np.zeros(n)
+        self.ep_angle = zeros(n)
         # Per-episode sums of physical quantities (speed m/s, torque N m, power W) and of each reward term.
-        self.ep_sums = {k: np.zeros(n) for k in (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))}
-        self._prev_quat = np.zeros((n, 4))
-        self._ep_wall_start = np.zeros(n)
+        self.ep_sums = {k: zeros(n) for k in (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))}
+        self._prev_quat = zeros((n, 4))
+        self._ep_wall_start = zeros(n, xp.float64)
         self.nonfinite_episodes = 0  # episodes the physics lost (end_cause nonfinite), since construction
 
     # --- spaces and observations ----------------------------------------------------------
@@ -147,18 +158,19 @@ class InhandRotationEnv(VectorEnv):
     def _push_frame(self, q: np.ndarray) -> None:
         dr = self.dr
         if dr.enabled and dr.joint_noise:
-            q = q + self.np_random.uniform(-dr.joint_noise_scale, dr.joint_noise_scale, q.shape)
-        tactile = self.tactile.update(self.backend.tactile_forces(), self.np_random) if self.tactile.active else None
+            q = q + self._step_rng.uniform(-dr.joint_noise_scale, dr.joint_noise_scale, q.shape)
+        tactile = self.tactile.update(self.backend.tactile_forces(), self._step_rng) if self.tactile.active else None
         self.history.push(normalize_joints(q, self.joint_ranges), self.targets, tactile)
 
     def _observe(self):
-        state = np.minimum(np.maximum(self.history.last(self.cfg.obs_frames), -OBS_CLIP), OBS_CLIP)
+        xp = self.xp
+        state = xp.minimum(xp.maximum(self.history.last(self.cfg.obs_frames), -OBS_CLIP), OBS_CLIP)
         if self.cfg.obs_mode == "state":
             return state
         self.priv[:, 0:3] = self.backend.object_state().pos - self.start_pos
-        obs = {"state": state, "privileged_state": np.clip(self.priv, -OBS_CLIP, OBS_CLIP)}
+        obs = {"state": state, "privileged_state": xp.clip(self.priv, -OBS_CLIP, OBS_CLIP)}
         if self.cfg.obs_mode == "hora":
-            obs["proprio_history"] = np.clip(self.history.buf[:, -self.cfg.proprio_history:], -OBS_CLIP, OBS_CLIP)
+            obs["proprio_history"] = xp.clip(self.history.buf[:, -self.cfg.proprio_history:], -OBS_CLIP, OBS_CLIP)
         return obs
 
     # --- reset ----------------------------------------------------------------------------
@@ -167,9 +179,12 @@ class InhandRotationEnv(VectorEnv):
         if seed is not None or not hasattr(self, "_reset_rng"):
             # Resets draw from their own stream, so that when an env resets (this step or the next: the
             # autoreset mode) never shifts the per-step draws (pushes, observation noise) of the others.
-            self._reset_rng = self.np_random.spawn(1)[0]
+            # On a device both streams are torch generators seeded from np_random's.
+            self._reset_rng = self.arrays.generator(self.np_random.spawn(1)[0])
+            self._step_rng = self.arrays.generator(self.np_random)
         mask = None if options is None else options.get("reset_mask")
-        ids = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
+        arr = self.arrays
+        ids = arr.arange(self.num_envs) if mask is None else arr.flatnonzero(arr.asarray(mask, self.xp.bool))
         if mask is None:  # a full reset splits the scales over the envs anew; later resets keep them
             self.scale_idx[:] = assign_scales(len(self.cfg.domain_rand.scale_list), self.num_envs, self._reset_rng)
         given = None if options is None else options.get("episode_starts")
@@ -177,7 +192,7 @@ class InhandRotationEnv(VectorEnv):
         self.autoreset.on_reset(ids)
         if mask is None and self.cfg.stagger_episodes and self.num_envs > 1:
             # Spread the first episodes' ends so that envs never truncate in lockstep.
-            self.limit[:] = self.np_random.integers(1, self.cfg.episode_length + 1, self.num_envs)
+            self.limit[:] = self._step_rng.integers(1, self.cfg.episode_length + 1, self.num_envs)
         return self._observe(), {}
 
     def _reset_envs(self, ids: np.ndarray, given: tuple | None = None) -> None:
@@ -185,8 +200,8 @@ class InhandRotationEnv(VectorEnv):
         ``(params, joint_pos, object_pos, object_quat)`` (``reset(options={"episode_starts": ...})``)."""
         if given is None:
             rng, scale_idx = self._reset_rng, self.scale_idx[ids]
-            params, active = sample_params(self.dr, self.nominal, scale_idx, rng)
-            rows = np.empty((len(ids), self.grasps[0].shape[1]))
+            params, active = sample_params(self.dr, self.nominal, scale_idx, rng, self.arrays)
+            rows = self.arrays.zeros((len(ids), self.grasps[0].shape[1]))
             for k, cache in enumerate(self.grasps):  # loop over scales (a handful), not over envs
                 sel = scale_idx == k
                 rows[sel] = cache[rng.integers(len(cache), size=int(sel.sum()))]
@@ -233,7 +248,7 @@ class InhandRotationEnv(VectorEnv):
         self.priv[ids, 5] = to_unit_range(friction, *dr.friction_range)
         self.priv[ids, 6:9] = to_unit_range(params["object_com"], *dr.com_range)
         gravity = params["gravity"]
-        self.priv[ids, 9:12] = gravity / np.linalg.norm(gravity, axis=-1, keepdims=True)
+        self.priv[ids, 9:12] = gravity / self.xp.linalg.vector_norm(gravity, axis=-1, keepdims=True)
 
     # --- training progress ----------------------------------------------------------------
     def set_training_progress(self, env_steps: int) -> None:
@@ -263,52 +278,53 @@ class InhandRotationEnv(VectorEnv):
     # --- step -----------------------------------------------------------------------------
     def step(self, actions):
         self.autoreset.require_started()
-        actions = np.asarray(actions, dtype=np.float64)
+        xp = self.xp
+        actions = np.asarray(actions, dtype=np.float64) if xp is np else self.arrays.asarray(actions)
         if actions.shape != self.action_space.shape:
-            raise ValueError(f"actions have shape {actions.shape}; expected {self.action_space.shape} "
+            raise ValueError(f"actions have shape {tuple(actions.shape)}; expected {self.action_space.shape} "
                              f"(num_envs, {self.hand.num_joints})")
-        if not np.isfinite(actions).all():
+        if not xp.isfinite(actions).all():
             raise ValueError("actions contain NaN or inf")
         cfg = self.cfg
         # target += clip(action, -1, 1) * action_scale, kept inside the joint ranges (min/max: np.clip's cost
         # is its Python wrapper, which matters at one env)
-        step = np.minimum(np.maximum(actions, -1.0), 1.0)
+        step = xp.minimum(xp.maximum(actions, -1.0), 1.0)
         step *= cfg.action_scale
         step += self.targets
-        self.targets = np.minimum(np.maximum(step, self._lo), self._hi)
-        self.backend.apply_object_force(self.pushes.step(self.mass, self.np_random))
+        self.targets = xp.minimum(xp.maximum(step, self._lo), self._hi)
+        self.backend.apply_object_force(self.pushes.step(self.mass, self._step_rng))
         self.backend.step(self.targets, cfg.control_substeps)
 
         q, qd = self.backend.joint_state()
         obj = self.backend.object_state()
         tau = self.backend.actuator_forces()
         # a NaN anywhere in the state makes the sum NaN (the backend leaves an unstable simulation non-finite)
-        nonfinite = ~np.isfinite(obj.pos.sum(-1) + q.sum(-1) + qd.sum(-1))
+        nonfinite = ~xp.isfinite(obj.pos.sum(-1) + q.sum(-1) + qd.sum(-1))
         if nonfinite.any():
             q, qd, tau, obj = self._stand_in(nonfinite, q, qd, tau, obj)
         offset = obj.pos - self.backend.palm_position()
-        palm_dist2 = np.einsum("ij,ij->i", offset, offset)
+        palm_dist2 = xp.vecdot(offset, offset)
         fell = obj.pos[:, 2] < cfg.termination_height
         left_palm = palm_dist2 > cfg.max_palm_distance * cfg.max_palm_distance
         terminated = nonfinite | fell | left_palm
         moved = obj.pos - self.start_pos
         out_of_band = None
         if cfg.height_band is not None:
-            out_of_band = np.abs(moved[:, 2]) > cfg.height_band
+            out_of_band = xp.abs(moved[:, 2]) > cfg.height_band
             terminated |= out_of_band
         terms = rewards.weighted_terms(cfg.rewards, self.control_dt, angvel=obj.angvel, axis=self.axis,
                                        clip=cfg.angvel_clip, linvel=obj.linvel, joint_pos=q,
                                        start_pose=self.start_pose, tau=tau, joint_vel=qd, fell=terminated,
-                                       object_offset=np.sqrt(np.einsum("ij,ij->i", moved, moved)),
-                                       object_radius=cfg.object_pos_radius)
+                                       object_offset=xp.sqrt(xp.vecdot(moved, moved)),
+                                       object_radius=cfg.object_pos_radius, xp=xp)
         reward = sum(terms.values())
         sums = self.ep_sums
-        sums["object_speed"] += np.sqrt(np.einsum("ij,ij->i", obj.linvel, obj.linvel))
-        sums["torque"] += np.abs(tau).sum(-1) * self._inv_nj
-        sums["power"] += np.abs(np.einsum("ij,ij->i", tau, qd))
+        sums["object_speed"] += xp.sqrt(xp.vecdot(obj.linvel, obj.linvel))
+        sums["torque"] += xp.abs(tau).sum(-1) * self._inv_nj
+        sums["power"] += xp.abs(xp.vecdot(tau, qd))
         for name, value in terms.items():
             sums["reward_" + name] += value
-        turned = rotation_about_axis(self._prev_quat, obj.quat, self.axis, self._axis_skew)
+        turned = rotation_about_axis(self._prev_quat, obj.quat, self.axis, self._axis_skew, xp)
         self._prev_quat[:] = obj.quat
         self.ep_angle += turned
         self.progress += 1
@@ -317,7 +333,7 @@ class InhandRotationEnv(VectorEnv):
         info = {
             "reward_terms": terms,
             "rotation_speed": turned / self.control_dt,        # rad/s about the task axis, unclipped
-            "object_height": obj.pos[:, 2].copy(),
+            "object_height": self.arrays.copy(obj.pos[:, 2]),
             "tip_contacts": self.backend.fingertip_contacts().sum(-1),
         }
         self.autoreset.restart_pending(self._reset_envs, reward, terminated, truncated, info["rotation_speed"],
@@ -326,46 +342,49 @@ class InhandRotationEnv(VectorEnv):
         if nonfinite.any():  # the finished episode's last observation: finite, its stand-in values
             obs = _finite_obs(obs)
         def stats():
-            band = out_of_band if out_of_band is not None else np.zeros_like(terminated)
-            return self._episode_stats(terminated, end_causes.classify(nonfinite, fell, left_palm, band))
+            band = out_of_band if out_of_band is not None else xp.zeros_like(terminated)
+            return self._episode_stats(terminated, end_causes.classify(nonfinite, fell, left_palm, band, xp))
 
         obs, ended = self.autoreset.finish(terminated | truncated, obs, stats, self._reset_envs, self._observe)
         info.update(ended)
-        return obs, reward.astype(np.float32), terminated, truncated, info
+        return obs, (reward.astype(np.float32) if xp is np else xp.astype(reward, xp.float32)), terminated, \
+            truncated, info
 
     def _stand_in(self, bad: np.ndarray, q, qd, tau, obj: ObjectState):
         """Envs ``bad`` went non-finite this step: count them (a warning) and give the step's reward, statistics
         and last observation their start pose at rest instead of NaN; the episode ends (``end_cause``
         ``nonfinite``) and the env is reset like any other."""
-        ids = np.flatnonzero(bad & ~self.autoreset.pending)  # NEXT_STEP: pending envs were counted last step
+        xp = self.xp
+        ids = self.arrays.flatnonzero(bad & ~self.autoreset.pending)  # NEXT_STEP: pending envs were counted last step
         if len(ids):
             self.nonfinite_episodes += len(ids)
             log.warning("non-finite physics in env(s) %s (%d so far in this env): ended with end_cause=nonfinite "
                         "and reset", ids.tolist(), self.nonfinite_episodes)
         col = bad[:, None]
-        q = np.where(col, self.start_pose, q)
-        qd, tau = np.where(col, 0.0, qd), np.where(col, 0.0, tau)
-        obj = ObjectState(np.where(col, self.start_pos, obj.pos), np.where(col, self._prev_quat, obj.quat),
-                          np.where(col, 0.0, obj.linvel), np.where(col, 0.0, obj.angvel))
+        q = xp.where(col, self.start_pose, q)
+        qd, tau = xp.where(col, 0.0, qd), xp.where(col, 0.0, tau)
+        obj = ObjectState(xp.where(col, self.start_pos, obj.pos), xp.where(col, self._prev_quat, obj.quat),
+                          xp.where(col, 0.0, obj.linvel), xp.where(col, 0.0, obj.angvel))
         return q, qd, tau, obj
 
     def _episode_stats(self, terminated: np.ndarray, cause: np.ndarray) -> dict[str, np.ndarray]:
         """Per-episode statistics of every env's current episode (``autoreset`` keeps the finished ones)."""
+        xp, copy = self.xp, self.arrays.copy
         seconds = self.progress * self.control_dt
-        steps = np.maximum(self.progress, 1)
+        steps = xp.maximum(self.progress, 1)
         stats = {
             "episode_return": sum(self.ep_sums[f"reward_{t}"] for t in rewards.TERMS),
-            "episode_length": self.progress.copy(),
-            "episode_seconds": seconds, "rotation_angle": self.ep_angle.copy(),
-            "rotation_speed": self.ep_angle / np.maximum(seconds, self.control_dt),
-            "dropped": terminated.copy(), "end_cause": cause, "object_scale": self.scale.copy(),
+            "episode_length": copy(self.progress),
+            "episode_seconds": seconds, "rotation_angle": copy(self.ep_angle),
+            "rotation_speed": self.ep_angle / xp.maximum(seconds, self.control_dt),
+            "dropped": copy(terminated), "end_cause": cause, "object_scale": copy(self.scale),
         }
         stats.update({k: self.ep_sums[k] / steps for k in EPISODE_MEANS})
         stats["work"] = self.ep_sums["power"] * self.control_dt
-        stats.update({k: v.copy() for k, v in self.ep_sums.items() if k.startswith("reward_")})
-        # Gymnasium's RecordEpisodeStatistics layout: return, length, wall-clock seconds
+        stats.update({k: copy(v) for k, v in self.ep_sums.items() if k.startswith("reward_")})
+        # Gymnasium's RecordEpisodeStatistics layout: return, length, wall-clock seconds (to the microsecond)
         stats["episode"] = {"r": stats["episode_return"], "l": stats["episode_length"],
-                            "t": np.round(time.perf_counter() - self._ep_wall_start, 6)}
+                            "t": xp.round((time.perf_counter() - self._ep_wall_start) * 1e6) / 1e6}
         return stats
 
     # --- rendering and lifetime -----------------------------------------------------------
@@ -382,7 +401,8 @@ class InhandRotationEnv(VectorEnv):
 
 
 def _finite_obs(obs):
-    """``obs`` (an array or a dict of arrays) with NaN entries as 0 (infinities are clipped already)."""
+    """``obs`` (an array or a dict of arrays, numpy or torch) with NaN entries as 0 (infinities are clipped
+    already)."""
     if isinstance(obs, dict):
-        return {k: np.nan_to_num(v, nan=0.0) for k, v in obs.items()}
-    return np.nan_to_num(obs, nan=0.0)
+        return {k: _finite_obs(v) for k, v in obs.items()}
+    return obs.nan_to_num(nan=0.0) if hasattr(obs, "nan_to_num") else np.nan_to_num(obs, nan=0.0)

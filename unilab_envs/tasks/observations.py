@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import NUMPY, Arrays
+
 
 def normalize_joints(q: np.ndarray, ranges: np.ndarray) -> np.ndarray:
     """Map joint positions from [lower, upper] to [-1, 1]."""
@@ -13,7 +15,7 @@ def normalize_joints(q: np.ndarray, ranges: np.ndarray) -> np.ndarray:
 def to_unit_range(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Map ``x`` from [lo, hi] to [-1, 1] (0 where the range is empty), HORA's priv-info scaling."""
     if hi <= lo:
-        return np.zeros_like(x)
+        return 0.0 * x
     return (2.0 * x - hi - lo) / (hi - lo)
 
 
@@ -22,12 +24,13 @@ class FrameHistory:
     targets, tactile readings): ``2 * num_joints + num_tactile`` values (no tactile part for a hand
     without pads)."""
 
-    def __init__(self, num_envs: int, length: int, num_joints: int, num_tactile: int = 0):
-        self.nj = num_joints
-        self.buf = np.zeros((num_envs, length, 2 * num_joints + num_tactile), dtype=np.float32)
+    def __init__(self, num_envs: int, length: int, num_joints: int, num_tactile: int = 0, arrays: Arrays = NUMPY):
+        self.nj, self.arrays = num_joints, arrays
+        self.buf = arrays.zeros((num_envs, length, 2 * num_joints + num_tactile), arrays.xp.float32)
 
     def push(self, joints: np.ndarray, targets: np.ndarray, tactile: np.ndarray | None = None) -> None:
-        self.buf[:, :-1] = self.buf[:, 1:]
+        older = self.buf[:, 1:]  # numpy copies overlapping ranges correctly; torch refuses them
+        self.buf[:, :-1] = older if self.arrays.is_numpy else older.clone()
         self.buf[:, -1, :self.nj] = joints
         self.buf[:, -1, self.nj:2 * self.nj] = targets
         if tactile is not None:

@@ -8,6 +8,7 @@ import numpy as np
 from ..grasp_cache import CacheKey, read_metadata, resolve_grasp_cache
 from ..hands import HandSpec
 from ..scene import SceneLayout
+from .arrays import NUMPY, Arrays
 
 log = logging.getLogger(__name__)
 OBJECT_COLUMNS = ("obj_x", "obj_y", "obj_z", "obj_qw", "obj_qx", "obj_qy", "obj_qz")
@@ -73,24 +74,25 @@ class EpisodeStarts:
 
     STATE = ("joint_pos", "object_pos", "object_quat")
 
-    def __init__(self, num_envs: int, num_joints: int):
-        self.n, self.nj = num_envs, num_joints
-        self.state = {"joint_pos": np.zeros((num_envs, num_joints)), "object_pos": np.zeros((num_envs, 3)),
-                      "object_quat": np.zeros((num_envs, 4))}
+    def __init__(self, num_envs: int, num_joints: int, arrays: Arrays = NUMPY):
+        self.n, self.nj, self.arrays = num_envs, num_joints, arrays
+        self.state = {"joint_pos": arrays.zeros((num_envs, num_joints)), "object_pos": arrays.zeros((num_envs, 3)),
+                      "object_quat": arrays.zeros((num_envs, 4))}
         self.params: dict[str, np.ndarray] = {}
 
     def record(self, ids: np.ndarray, params: dict[str, np.ndarray], q, obj_pos, obj_quat) -> None:
         for name, value in params.items():
             if name not in self.params:
-                self.params[name] = np.zeros((self.n, *np.shape(value)[1:]))
+                self.params[name] = self.arrays.zeros((self.n, *tuple(value.shape)[1:]))
             self.params[name][ids] = value
         for name, value in zip(self.STATE, (q, obj_pos, obj_quat), strict=True):
             self.state[name][ids] = value
 
     def rows(self, ids=None) -> dict[str, np.ndarray]:
-        ids = np.arange(self.n) if ids is None else np.asarray(ids)
-        return {**{k: v[ids].copy() for k, v in self.state.items()},
-                **{f"param/{k}": v[ids].copy() for k, v in self.params.items()}}
+        """Copies (an index array selects: numpy and torch copy) of the rows of envs ``ids``."""
+        ids = self.arrays.arange(self.n) if ids is None else self.arrays.asarray(ids, self.arrays.xp.int64)
+        return {**{k: v[ids] for k, v in self.state.items()},
+                **{f"param/{k}": v[ids] for k, v in self.params.items()}}
 
     def parse(self, rows: dict, count: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
         """``(params, joint_pos, object_pos, object_quat)`` of ``count`` envs from ``rows``, checked."""
@@ -99,13 +101,14 @@ class EpisodeStarts:
             raise ValueError(f"episode_starts lacks {missing}; pass what env.episode_starts(ids) returned")
         shapes = {"joint_pos": (count, self.nj), "object_pos": (count, 3), "object_quat": (count, 4)}
         out = []
+        asarray = self.arrays.asarray
         for key, shape in shapes.items():
-            value = np.asarray(rows[key], float)
-            if value.shape != shape:
+            value = asarray(rows[key])
+            if tuple(value.shape) != shape:
                 raise ValueError(f"episode_starts[{key!r}] has shape {value.shape}; expected {shape} (one row per "
                                  f"env being reset)")
             out.append(value)
-        params = {k.removeprefix("param/"): np.asarray(v, float) for k, v in rows.items() if k.startswith("param/")}
+        params = {k.removeprefix("param/"): asarray(v) for k, v in rows.items() if k.startswith("param/")}
         if "object_scale" not in params or "object_mass" not in params:
             raise ValueError("episode_starts lacks param/object_scale or param/object_mass; pass what "
                              "env.episode_starts(ids) returned")

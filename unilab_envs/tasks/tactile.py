@@ -3,23 +3,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import NUMPY, Arrays
+
 
 class TactileFilter:
     """Per env and pad: ``min(force, max_force)``, then an EMA (``smoothing`` = weight of the previous
     reading), and with probability ``latency`` per step and pad the previous reading is kept (a stale
     sensor). Readings start at 0 after a reset: no contact has been measured yet."""
 
-    def __init__(self, num_envs: int, num_pads: int, max_force: float, smoothing: float, latency: float):
+    def __init__(self, num_envs: int, num_pads: int, max_force: float, smoothing: float, latency: float,
+                 arrays: Arrays = NUMPY):
         self.max_force, self.smoothing, self.latency = max_force, smoothing, latency
-        self.value = np.zeros((num_envs, num_pads))
+        self.xp = arrays.xp
+        self.value = arrays.zeros((num_envs, num_pads))
         self.active = num_pads > 0  # a hand without pads: no reading is taken at all
 
     def update(self, forces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Fold this step's raw forces (N, pads) into the readings and return them (N)."""
-        fresh = self.smoothing * self.value + (1.0 - self.smoothing) * np.minimum(forces, self.max_force)
+        xp = self.xp
+        fresh = self.smoothing * self.value + (1.0 - self.smoothing) * xp.minimum(forces, self.max_force)
         if self.latency > 0:
             stale = rng.random(self.value.shape) < self.latency
-            fresh = np.where(stale, self.value, fresh)
+            fresh = xp.where(stale, self.value, fresh)
         self.value = fresh
         return self.value
 

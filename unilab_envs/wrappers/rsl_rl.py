@@ -14,6 +14,10 @@ every key is a group (``state``, ``privileged_state``, ``proprio_history`` flatt
 asymmetric actor-critic is a matter of ``obs_groups={"actor": ["state"], "critic": ["state",
 "privileged_state"]}``. ``extras["log"]`` carries the finished episodes' means of the env's
 ``final_info`` statistics (``/episode/rotation_speed`` in rad/s, ``/episode/episode_seconds``, ...).
+
+An env whose arrays are already torch tensors (MuJoCo Warp, ``arrays="auto"``) is passed through: actions go
+to it as tensors and its observations, rewards and flags come back without a trip through host numpy (moved
+only if ``device`` differs from the physics device).
 """
 from __future__ import annotations
 
@@ -45,30 +49,35 @@ class RslRlVecEnv(VecEnv):
         obs, _ = env.reset(seed=seed)
         self._obs = self._tensordict(obs)
 
+    def _tensor(self, x, dtype=torch.float32) -> torch.Tensor:
+        """An env output (a numpy array, or a tensor on any device) as a tensor on ``device``."""
+        return torch.as_tensor(x, dtype=dtype, device=self.device)
+
     def _tensordict(self, obs) -> TensorDict:
         groups = {"policy": obs} if not isinstance(obs, dict) else obs
-        return TensorDict({k: torch.as_tensor(np.asarray(v, np.float32).reshape(self.num_envs, -1),
-                                              device=self.device) for k, v in groups.items()},
+        return TensorDict({k: self._tensor(v).reshape(self.num_envs, -1) for k, v in groups.items()},
                           batch_size=[self.num_envs], device=self.device)
 
     def get_observations(self) -> TensorDict:
         return self._obs
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
-        obs, reward, terminated, truncated, info = self.env.step(actions.detach().cpu().numpy())
-        dones = terminated | truncated
+        actions = actions.detach()
+        on_device = getattr(self.env, "xp", np) is not np  # the env takes and gives tensors
+        obs, reward, terminated, truncated, info = self.env.step(actions if on_device else actions.cpu().numpy())
+        dones = self._tensor(terminated, torch.bool) | self._tensor(truncated, torch.bool)
         self.episode_length_buf += 1
-        self.episode_length_buf[torch.as_tensor(dones, device=self.device)] = 0
+        self.episode_length_buf[dones] = 0
         self._obs = self._tensordict(obs)
-        extras = {"time_outs": torch.as_tensor(truncated, device=self.device), "log": {}}
-        if "final_info" in info:  # the finished episodes' physical statistics, averaged
-            ended = info["_final_info"]
+        extras = {"time_outs": self._tensor(truncated, torch.bool), "log": {}}
+        if "final_info" in info:  # the finished episodes' physical statistics, averaged (tensors: no sync here)
+            ended = self._tensor(info["_final_info"], torch.bool)
             for key, value in info["final_info"].items():
-                dtype = np.asarray(value).dtype
-                if not key.startswith("_") and (np.issubdtype(dtype, np.number) or dtype.kind == "b"):  # bool: a share
-                    extras["log"][f"/episode/{key}"] = float(np.asarray(value, float)[ended].mean())
-        return (self._obs, torch.as_tensor(reward, dtype=torch.float32, device=self.device),
-                torch.as_tensor(dones, dtype=torch.long, device=self.device), extras)
+                if key.startswith("_") or isinstance(value, dict):
+                    continue
+                value = torch.as_tensor(value, device=self.device)  # numbers, and bools (whose mean is a share)
+                extras["log"][f"/episode/{key}"] = value[ended].float().mean()
+        return self._obs, self._tensor(reward), dones.long(), extras
 
     def close(self) -> None:
         self.env.close()
