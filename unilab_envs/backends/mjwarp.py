@@ -17,6 +17,7 @@ until ``set_state`` places it anew, as the protocol asks.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import array_api_compat.torch as torch_xp
@@ -124,10 +125,24 @@ class MjwarpBackend(CachedReadings):
         """``values`` (numpy, a list or a tensor on any device) as a tensor on the physics device."""
         return torch.as_tensor(values, dtype=dtype, device=self.torch_device)
 
+    @contextlib.contextmanager
+    def _warp(self):
+        """Warp's launches on this device, ordered after torch's writes to the shared arrays and before torch's
+        next reads of them: on a GPU Warp's stream waits for torch's current stream, then torch's for Warp's
+        (no host sync). Warp keeps its own stream so that a CUDA graph can be captured on it."""
+        with wp.ScopedDevice(self.device):
+            if self._graphs is None:  # the CPU device runs everything in order
+                yield
+                return
+            torch_stream, warp_stream = wp.stream_from_torch(self.torch_device), wp.get_stream(self.device)
+            warp_stream.wait_stream(torch_stream)
+            yield
+            torch_stream.wait_stream(warp_stream)
+
     # --- stepping and state ---------------------------------------------------------------
     def step(self, ctrl, substeps: int) -> None:
         self._d["ctrl"][:, self._act] = self._tensor(ctrl)
-        with wp.ScopedDevice(self.device):
+        with self._warp():
             if self._graphs is None:
                 for _ in range(substeps):
                     mjw.step(self.m, self.d)
@@ -190,7 +205,7 @@ class MjwarpBackend(CachedReadings):
 
     def _forward(self) -> None:
         """Positions, velocities and their sensors from the current state (no solve, no integration)."""
-        with wp.ScopedDevice(self.device):
+        with self._warp():
             mjw.fwd_position(self.m, self.d)
             mjw.sensor_pos(self.m, self.d)
             mjw.fwd_velocity(self.m, self.d)
@@ -231,7 +246,7 @@ class MjwarpBackend(CachedReadings):
         if "gravity" in p:
             m["gravity"][ids] = p["gravity"]
         if {"object_mass", "object_scale", "object_com"} & set(p):
-            with wp.ScopedDevice(self.device):
+            with self._warp():
                 mjw.set_const(self.m, self.d)  # subtree mass, inverse weights, bounds follow the new inertia and size
 
     # --- forces (render and close: CachedReadings) -------------------------------------------
