@@ -108,7 +108,8 @@ def machine_info() -> dict:
     except (OSError, StopIteration):
         pass
     versions = {}
-    for pkg in ("unilab-envs", "mujoco", "numpy", "gymnasium", "torch", "stable-baselines3"):
+    for pkg in ("unilab-envs", "mujoco", "numpy", "gymnasium", "torch", "stable-baselines3", "rsl-rl-lib",
+                "motrixsim", "mujoco-warp", "warp-lang"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
