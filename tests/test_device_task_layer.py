@@ -133,3 +133,19 @@ def test_rsl_rl_adapter_passes_device_tensors_through():
         assert "/episode/rotation_speed" in logged and isinstance(logged["/episode/rotation_speed"], torch.Tensor)
     finally:
         venv.close()
+
+
+def test_a_lost_world_ends_its_episode_on_the_device():
+    from unilab_envs.tasks.end_causes import NAMES
+
+    env = make(3, autoreset_mode="same_step", domain_rand={"enabled": False})
+    try:
+        env.reset(seed=0)
+        env.pushes.force[0] = 1e38  # held (pushes are off): world 0's state goes non-finite
+        obs, reward, terminated, _, info = env.step(torch.zeros(3, 16))
+        assert terminated.tolist() == [True, False, False] and env.nonfinite_episodes == 1
+        assert NAMES[int(info["final_info"]["end_cause"][0])] == "nonfinite"
+        assert torch.isfinite(obs).all() and torch.isfinite(reward).all()
+        assert torch.isfinite(info["final_obs"]).all()
+    finally:
+        env.close()
