@@ -149,3 +149,14 @@ def test_a_lost_world_ends_its_episode_on_the_device():
         assert torch.isfinite(info["final_obs"]).all()
     finally:
         env.close()
+
+
+def test_numpy_adapters_refuse_device_tensors_with_the_fix():
+    from unilab_envs.wrappers.sb3 import SB3VecEnv
+
+    env = make(2, autoreset_mode="same_step")
+    try:
+        with pytest.raises(ValueError, match="SB3 takes host numpy arrays.*arrays='numpy'"):
+            SB3VecEnv(env)
+    finally:
+        env.close()

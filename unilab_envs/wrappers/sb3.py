@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
-from .common import episode_stats, require_same_step_vector_env
+from .common import episode_stats, require_numpy_arrays, require_same_step_vector_env
 
 
 class SB3VecEnv(VecEnv):
@@ -30,6 +30,7 @@ class SB3VecEnv(VecEnv):
 
     def __init__(self, env: gym.vector.VectorEnv):
         require_same_step_vector_env(env, "SB3VecEnv", "SB3")
+        require_numpy_arrays(env, "SB3VecEnv", "SB3")
         space = env.single_observation_space
         if not (isinstance(space, gym.spaces.Box) or (isinstance(space, gym.spaces.Dict) and all(
                 isinstance(s, gym.spaces.Box) for s in space.spaces.values()))):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from .common import require_same_step_vector_env
+from .common import require_numpy_arrays, require_same_step_vector_env
 
 
 def skrl_env(env: gym.vector.VectorEnv):
@@ -21,4 +21,5 @@ def skrl_env(env: gym.vector.VectorEnv):
     from skrl.envs.wrappers.torch import wrap_env
 
     require_same_step_vector_env(env, "skrl_env", "skrl")
+    require_numpy_arrays(env, "skrl_env", "skrl")
     return wrap_env(env, wrapper="gymnasium")
