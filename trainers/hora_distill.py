@@ -167,7 +167,7 @@ def validate(cfg: DictConfig) -> None:
 def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     from torch.utils.tensorboard import SummaryWriter
 
-    from .ppo import resolve_device
+    from .device import resolve_device
 
     validate(cfg)
     tr, al, ds = cfg.training, cfg.algo, cfg.distill

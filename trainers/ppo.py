@@ -20,6 +20,7 @@ from unilab_envs.wrappers.sb3 import SB3VecEnv
 
 from . import config as config_mod
 from . import curriculum, runs
+from .device import resolve_device
 from .ppo_model import AdaptivePPO, HoraFeatures, HoraPPOActor, PPOActor, policy_kwargs
 from .progress import TrainProgress
 
@@ -36,14 +37,6 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 def checkpoint_iteration(path: Path) -> int:
     return int(_CKPT.search(Path(path).name).group(1))
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"training.device={device!r} but torch sees no CUDA device; use --device cpu")
-    return device
 
 
 def save_checkpoint(model: AdaptivePPO, path: Path) -> Path:

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import config as config_mod
 from . import runs
-from .ppo import resolve_device
+from .device import resolve_device
 from .progress import TrainProgress
 
 CHECKPOINT_DIR = "checkpoints"
