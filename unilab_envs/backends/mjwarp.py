@@ -29,7 +29,7 @@ import warp as wp
 
 from ..rotations import quat_rotate
 from ..scene import PhysicsOptions, SceneLayout
-from .base import CachedReadings, ObjectState, check_ids, check_params
+from .base import CachedReadings, ObjectState, check_ids, check_params, host
 from .mujoco_batch import hand_collision_geoms
 
 #: overflows of preallocated memory (an error); a solver that hit its iteration cap (ITERATIONS, LS_ITERATIONS)
@@ -256,5 +256,5 @@ class MjwarpBackend(CachedReadings):
 
 def _to_host(x: torch.Tensor) -> np.ndarray:
     """A reading as a host float64 (or bool) numpy array."""
-    x = x.detach().cpu().numpy()
+    x = host(x)
     return x if x.dtype == bool else x.astype(float)

@@ -38,6 +38,7 @@ class RslRlVecEnv(VecEnv):
         if not isinstance(env.single_action_space, gym.spaces.Box):
             raise TypeError(f"rsl_rl's PPO takes continuous (Box) actions; this env has {env.single_action_space}")
         self.env = env
+        self._on_device = getattr(env, "xp", np) is not np  # the env takes and gives tensors (MuJoCo Warp)
         self.num_envs = env.num_envs
         self.num_actions = int(np.prod(env.single_action_space.shape))
         cfg = getattr(env, "cfg", None)
@@ -63,8 +64,7 @@ class RslRlVecEnv(VecEnv):
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         actions = actions.detach()
-        on_device = getattr(self.env, "xp", np) is not np  # the env takes and gives tensors
-        obs, reward, terminated, truncated, info = self.env.step(actions if on_device else actions.cpu().numpy())
+        obs, reward, terminated, truncated, info = self.env.step(actions if self._on_device else actions.cpu().numpy())
         dones = self._tensor(terminated, torch.bool) | self._tensor(truncated, torch.bool)
         self.episode_length_buf += 1
         self.episode_length_buf[dones] = 0
