@@ -134,6 +134,26 @@ def test_teacher_resume_keeps_its_encoder_and_statistics(pipeline):
     assert fe_after.priv_norm.count > fe_before.priv_norm.count  # statistics carried on, not restarted
 
 
+def test_teacher_fine_tuned_without_a_privileged_field(pipeline, tmp_path):
+    """``training.init_from`` with other ``model.priv_fields``: the encoder keeps its weights and now sees
+    zeros where the dropped fact was (a mask of the config, not a weight)."""
+    from trainers import ppo
+    from unilab_envs.tasks.inhand_rotation import PRIV_FIELDS
+
+    _, teacher, _ = pipeline
+    fields = [f for f in PRIV_FIELDS if f != "offset"]
+    assert cli.train(TEACHER[:-1] + ["1", f"training.logdir={tmp_path}", f"training.init_from={teacher}",
+                                     "training.export=false", "algo.learning_rate=0.0", "algo.adaptive_lr=false",
+                                     f"model.priv_fields=[{','.join(fields)}]"]) == 0
+    (run,) = (tmp_path / "sb3_ppo" / "AllegroInhandRotation-v0-hora").iterdir()
+    src = ppo.load_model(ppo.list_checkpoints(teacher)[-1]).policy.features_extractor.trunk.encoder
+    new = ppo.load_model(ppo.list_checkpoints(run)[-1]).policy.features_extractor.trunk.encoder
+    for a, b in zip(src.net.parameters(), new.net.parameters()):
+        assert torch.equal(a, b)
+    start, stop = PRIV_FIELDS["offset"]
+    assert src.mask[start:stop].all() and not new.mask[start:stop].any() and new.mask.sum() == src.mask.sum() - (stop - start)
+
+
 def test_rollout_mixing_really_switches_who_drives(pipeline, make_vec):
     """Measured from the actions: teacher-driven envs act on the teacher's latent, the others on the student's."""
     import gymnasium as gym

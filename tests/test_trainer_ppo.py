@@ -121,6 +121,41 @@ def test_resume_continues_steps_and_optimizer(tmp_path, cache_dir):
     assert json.loads((run / "summary.json").read_text())["iterations"] == 2
 
 
+def test_init_from_starts_a_new_run_from_another_runs_weights(trained, tmp_path, cache_dir):
+    """Fine-tuning: the weights, action std and observation statistics come from the source run; steps and the
+    optimizer start afresh, in a new run folder (learning rate 0 keeps the weights as they were loaded)."""
+    _, source = trained
+    src = load_model(list_checkpoints(source)[-1])
+    args = BASE + TINY + [f"training.logdir={tmp_path}", "training.export=false", "--max-iterations", "1",
+                          "algo.learning_rate=0.0", "algo.adaptive_lr=false", f"training.init_from={source}"]
+    assert cli.train(args) == 0
+    (run,) = runs_in(tmp_path)
+    new = load_model(list_checkpoints(run)[-1])
+    assert new.num_timesteps == 64 and _adam_step(new) == _adam_step(src) / 2  # its own counters (1 of 2 iterations)
+    src_state, new_state = src.policy.state_dict(), new.policy.state_dict()
+    for name, value in src_state.items():
+        if "features_extractor." in name:  # running statistics (shared by actor and critic): loaded, then updated
+            continue
+        assert np.array_equal(value.numpy(), new_state[name].numpy()), name
+    fe_src, fe_new = src.policy.features_extractor, new.policy.features_extractor
+    assert fe_new.count > fe_src.count > 1  # carried on from the source's statistics, not restarted
+
+
+def test_init_from_refuses_a_missing_source_or_another_network(trained, tmp_path, cache_dir, capsys):
+    _, source = trained
+    args = BASE + TINY + [f"training.logdir={tmp_path}", "training.export=false", "--max-iterations", "1"]
+    rc = cli._run(cli.train, args + [f"training.init_from={tmp_path / 'nowhere'}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "nowhere" in err and "training.init_from" in err
+    assert not (tmp_path / "sb3_ppo").exists()  # refused before a run folder was made
+    rc = cli._run(cli.train, args + [f"training.init_from={source}", "algo.net_arch=[16]"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "does not fit" in err and "algo.net_arch" in err
+    rc = cli._run(cli.train, ["--algo", "appo", "--task", "allegro_inhand", f"training.logdir={tmp_path}",
+                              f"training.init_from={source}"])
+    assert rc == 2 and "only --algo ppo" in capsys.readouterr().err
+
+
 def _adam_step(model) -> float:
     state = model.policy.optimizer.state_dict()["state"]
     return float(next(iter(state.values()))["step"])

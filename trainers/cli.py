@@ -155,6 +155,9 @@ def train(argv: list[str] | None = None, sweep: bool = True) -> int:
             print(f"grasp cache (scale {c['scale']:g}): {c['path']}")
         return 0
     algo = get_algo(args.algo)
+    if cfg.training.get("init_from") and not hasattr(algo, "init_weights"):
+        raise config_mod.ConfigError(f"training.init_from={cfg.training.init_from!r}: --algo {args.algo} cannot start "
+                                     f"from another run's weights (only --algo ppo can); drop the override")
     if args.resume:
         run_dir = runs.find_run(runs.experiment_dir(cfg), args.load_run)
         runs.check_profile(run_dir, args.profile)

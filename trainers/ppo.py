@@ -106,10 +106,41 @@ class RunCallback(BaseCallback):
         self.progress.close()
 
 
+def init_checkpoint(source: str) -> Path:
+    """``training.init_from``: a checkpoint file, or a run folder (its newest checkpoint)."""
+    path = Path(source)
+    if path.is_dir():
+        found = list_checkpoints(path)
+        if not found:
+            raise config_mod.ConfigError(f"training.init_from={source!r}: that run folder has no checkpoint; "
+                                         f"pass a run that wrote one, or a checkpoint file (model_<iteration>.zip)")
+        return found[-1]
+    if not path.is_file():
+        raise config_mod.ConfigError(f"training.init_from={source!r}: no such checkpoint file or run folder; pass "
+                                     f"a PPO run folder or one of its checkpoints/model_<iteration>.zip")
+    return path
+
+
+def init_weights(model: AdaptivePPO, source: str) -> Path:
+    """Start ``model`` from another run's policy: its weights, action std and observation statistics. Steps,
+    optimizer state and learning rate start afresh (fine-tuning, not ``--resume``). The networks must match:
+    the same profile and sizes (``model.priv_fields`` may differ, it is a mask, not a weight)."""
+    path = init_checkpoint(source)
+    state = load_model(path, device=model.device).policy.state_dict()
+    try:
+        model.policy.load_state_dict(state)
+    except RuntimeError as e:
+        raise config_mod.ConfigError(f"training.init_from={source!r}: its network does not fit this run's "
+                                     f"(another --profile, algo.net_arch or model.priv_mlp?): {e}") from e
+    return path
+
+
 def validate(cfg: DictConfig) -> None:
     """What this trainer cannot take, found before a run folder is made."""
     algo, tr = cfg.algo, cfg.training
     config_mod.require_obs_mode(cfg, "ppo")
+    if tr.get("init_from"):
+        init_checkpoint(str(tr.init_from))
     steps_per_iter = algo.n_steps * tr.num_envs
     if algo.batch_size > steps_per_iter:
         raise config_mod.ConfigError(
@@ -136,6 +167,8 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
                             desired_kl=float(algo.desired_kl),
                             policy_kwargs=policy_kwargs(algo, cfg.model if hora else None), verbose=0,
                             **{k: algo[k] for k in _PPO_KEYS})
+        if tr.get("init_from"):
+            print(f"initial weights: {init_weights(model, str(tr.init_from))}")
     model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
     callback = RunCallback(cfg, run_dir, steps_per_iter)
     model.post_update = callback.after_update  # checkpoint right after each update
