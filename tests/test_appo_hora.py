@@ -116,6 +116,8 @@ def test_student_distils_from_an_appo_teacher_and_exports(teacher, capsys):
     summary = json.loads((student / "summary.json").read_text())
     assert summary["teacher"]["algo_family"] == "appo" and summary["teacher"]["checkpoint"] == str(ckpt.resolve())
     assert summary["export"]["ok"] and summary["env_steps"] == 2 * 8 * 8
+    snap = student / summary["teacher"]["snapshot"]  # the APPO teacher's copy: checkpoint and both configs
+    assert snap.is_file() and snap.parent.name == ckpt.parent.name and (student / "teacher" / "config.json").is_file()
     actor, _ = hora_distill.load_actor(student, hora_distill.list_checkpoints(student)[-1])
     assert isinstance(actor.teacher, SFHoraTeacher)
     assert cli.main(["eval", *args[:6], "--load-run", "-1", f"training.logdir={logdir}", "eval.episodes=2",

@@ -87,6 +87,30 @@ def test_exported_student_takes_observation_and_history(pipeline):
     np.testing.assert_allclose(sess.run(None, {"state": state, "proprio_history": hist})[0], expected, atol=1e-5)
 
 
+def test_student_run_carries_its_teacher(pipeline, tmp_path):
+    """The student's run folder holds a copy of its teacher's checkpoint and config: a student moved without its
+    teacher run (or after the teacher run is gone) loads and acts as before."""
+    import shutil
+
+    from trainers import hora_teacher
+
+    _, teacher, student = pipeline
+    state = hora_distill.load_checkpoint(hora_distill.list_checkpoints(student)[-1])
+    snap = student / state["teacher"]["snapshot"]
+    assert snap.is_file() and (student / "teacher" / "config.yaml").is_file()
+    assert Path(state["teacher"]["checkpoint"]).parent.parent == teacher.resolve()  # provenance kept
+    moved = Path(shutil.copytree(student, tmp_path / "student"))
+    state["teacher"]["run"] = state["teacher"]["checkpoint"] = str(tmp_path / "deleted_teacher")  # as if gone
+    run, ckpt = hora_teacher.located(state["teacher"], moved)
+    assert run == moved / "teacher" and ckpt.is_relative_to(moved)
+    actor_moved, _ = hora_distill.load_actor(moved, hora_distill.list_checkpoints(moved)[-1])
+    actor, _ = hora_distill.load_actor(student, hora_distill.list_checkpoints(student)[-1])
+    rng = np.random.default_rng(2)
+    state_in = torch.as_tensor(rng.uniform(-1, 1, (3, 96)), dtype=torch.float32)
+    hist = torch.as_tensor(rng.uniform(-1, 1, (3, 30, 32)), dtype=torch.float32)
+    assert torch.equal(actor_moved(state_in, hist), actor(state_in, hist))
+
+
 def test_student_eval_reports_the_table_and_its_latent_error(pipeline, capsys):
     logdir, _, student = pipeline
     rc = cli.evaluate(["--algo", "hora_distill", *TASK, "--load-run", "-1", f"training.logdir={logdir}",
@@ -148,10 +172,11 @@ def test_teacher_fine_tuned_without_a_privileged_field(pipeline, tmp_path):
     (run,) = (tmp_path / "sb3_ppo" / "AllegroInhandRotation-v0-hora").iterdir()
     src = ppo.load_model(ppo.list_checkpoints(teacher)[-1]).policy.features_extractor.trunk.encoder
     new = ppo.load_model(ppo.list_checkpoints(run)[-1]).policy.features_extractor.trunk.encoder
-    for a, b in zip(src.net.parameters(), new.net.parameters()):
+    for a, b in zip(src.net.parameters(), new.net.parameters(), strict=True):
         assert torch.equal(a, b)
     start, stop = PRIV_FIELDS["offset"]
-    assert src.mask[start:stop].all() and not new.mask[start:stop].any() and new.mask.sum() == src.mask.sum() - (stop - start)
+    assert src.mask[start:stop].all() and not new.mask[start:stop].any()
+    assert new.mask.sum() == src.mask.sum() - (stop - start)
 
 
 def test_rollout_mixing_really_switches_who_drives(pipeline, make_vec):

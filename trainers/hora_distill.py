@@ -9,8 +9,9 @@ HORA's pure student rollouts). Then the adaptation module regresses the teacher'
 the rollout (MSE, ``algo.n_epochs`` passes, Adam). Episode metrics are logged for student-driven envs only.
 
 Run folder: ``checkpoints/model_<iteration>.pt`` (atomic; adaptation module, optimizer, counters, the
-teacher's run and checkpoint), ``checkpoints/best.pt`` (best deterministic eval return, every
-``distill.eval_interval`` iterations), TensorBoard events, ``summary.json``.
+teacher's run and checkpoint), ``teacher/`` (a copy of that checkpoint and the teacher run's config, which
+the student loads: it does not depend on the teacher's run folder), ``checkpoints/best.pt`` (best
+deterministic eval return, every ``distill.eval_interval`` iterations), TensorBoard events, ``summary.json``.
 """
 from __future__ import annotations
 
@@ -129,7 +130,7 @@ def load_actor(run_dir: Path, checkpoint: Path) -> tuple[torch.nn.Module, dict]:
     """The student, ``(state, proprio_history) -> action``, with its frozen teacher's head inside."""
     state = load_checkpoint(checkpoint)
     t = state["teacher"]
-    teacher = hora_teacher.load(t["algo_family"], Path(t["run"]), Path(t["checkpoint"]))
+    teacher = hora_teacher.load(t["algo_family"], *hora_teacher.located(t, run_dir))
     adapt = build_adapt(state["adapt_spec"], tuple(state["history_shape"]), teacher.latent_dim)
     adapt.load_state_dict(state["adapt"])
     adapt.eval().requires_grad_(False)
@@ -181,8 +182,9 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
         tinfo = state["teacher"]
     else:
         algo, trun, tckpt = hora_teacher.locate(cfg)
-        tinfo = {"algo_family": algo, "run": str(trun.resolve()), "checkpoint": str(tckpt.resolve())}
-    teacher = hora_teacher.load(tinfo["algo_family"], Path(tinfo["run"]), Path(tinfo["checkpoint"])).to(device)
+        tinfo = {"algo_family": algo, "run": str(trun.resolve()), "checkpoint": str(tckpt.resolve()),
+                 "snapshot": hora_teacher.snapshot(trun, tckpt, run_dir)}
+    teacher = hora_teacher.load(tinfo["algo_family"], *hora_teacher.located(tinfo, run_dir)).to(device)
     milestones, shares, mode = mix_schedule(cfg)
     n, T = int(tr.num_envs), int(al.n_steps)
     env = config_mod.make_env(cfg, n)

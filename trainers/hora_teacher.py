@@ -12,6 +12,8 @@ from .algos import get_algo
 from .hora_model import TeacherActor
 
 TEACHER_ALGOS = ("ppo", "appo")
+SNAPSHOT_DIR = "teacher"  # inside a student's run folder: the copy of its teacher it loads
+RUN_FILES = (runs.CONFIG_FILE, "config.json")  # what loading a teacher reads from its run folder (json: APPO's)
 #: env keys a student must share with its teacher (the observation the teacher's actor takes)
 SHARED_ENV_KEYS = ("hand", "object_type", "obs_frames")
 
@@ -55,6 +57,30 @@ def check_compatible(cfg: DictConfig, teacher_run: Path) -> None:
         if mine != theirs:
             raise config_mod.ConfigError(f"env.{key}={mine!r}, but the teacher {teacher_run} was trained with "
                                          f"env.{key}={theirs!r}: set env.{key}={theirs} or pick another teacher")
+
+
+def snapshot(run_dir: Path, checkpoint: Path, student_run: Path) -> str:
+    """Copy the teacher's checkpoint and run config into ``<student_run>/teacher/`` (same layout, atomic writes),
+    so the student keeps working when the teacher's run is moved or deleted. Returns the checkpoint's path
+    relative to the student's run folder."""
+    run_dir, checkpoint, dest = Path(run_dir), Path(checkpoint), Path(student_run) / SNAPSHOT_DIR
+    try:
+        rel = checkpoint.resolve().relative_to(run_dir.resolve())
+    except ValueError:
+        rel = Path("checkpoints") / checkpoint.name  # a checkpoint file given from outside its run folder
+    for name in RUN_FILES:
+        if (run_dir / name).is_file():
+            runs.atomic_write_bytes(dest / name, (run_dir / name).read_bytes())
+    runs.atomic_write_bytes(dest / rel, checkpoint.read_bytes())
+    return str(Path(SNAPSHOT_DIR) / rel)
+
+
+def located(tinfo: dict, student_run: Path) -> tuple[Path, Path]:
+    """``(run folder, checkpoint)`` to load a student's teacher from: its snapshot in the student's run folder,
+    or (students written before snapshots) the teacher's own run."""
+    if tinfo.get("snapshot") and (Path(student_run) / tinfo["snapshot"]).is_file():
+        return Path(student_run) / SNAPSHOT_DIR, Path(student_run) / tinfo["snapshot"]
+    return Path(tinfo["run"]), Path(tinfo["checkpoint"])
 
 
 def load(algo: str, run_dir: Path, checkpoint: Path) -> TeacherActor:
