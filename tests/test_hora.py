@@ -179,6 +179,31 @@ def test_teacher_fine_tuned_without_a_privileged_field(pipeline, tmp_path):
     assert new.mask.sum() == src.mask.sum() - (stop - start)
 
 
+def test_latent_noise_only_in_the_teachers_own_training(tmp_path, capsys, cache_dir):
+    """``model.latent_noise`` perturbs z in the trainer's rollouts and updates; a loaded teacher (eval, export,
+    a student's head) acts on the clean z, so the export parity check still holds exactly."""
+    from trainers import ppo
+    from trainers.hora_model import TeacherTrunk
+
+    trunk = TeacherTrunk(4, 12, [16, 8])
+    state, priv = torch.zeros(3, 4), torch.rand(3, 12)
+    assert torch.equal(trunk(state, priv), trunk(state, priv))
+    trunk.latent_noise = 0.3
+    a, b = trunk(state, priv), trunk(state, priv)
+    assert not torch.equal(a, b) and a[:, 4:].abs().max() <= 1.0 and torch.equal(a[:, :4], state)
+
+    assert cli.train(TEACHER[:-1] + ["1", f"training.logdir={tmp_path}", "model.latent_noise=0.3"]) == 0
+    (run,) = (tmp_path / "sb3_ppo" / "AllegroInhandRotation-v0-hora").iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["export"]["ok"] and summary["export"]["torchscript_max_abs_diff"] <= 1e-6
+    loaded = ppo.load_model(ppo.list_checkpoints(run)[-1])
+    assert loaded.policy.features_extractor.trunk.latent_noise == 0.0  # not saved with the model
+    capsys.readouterr()
+    rc = cli._run(cli.train, ["--algo", "appo", *TASK, "--profile", "hora", f"training.logdir={tmp_path}",
+                              "model.latent_noise=0.3"])
+    assert rc == 2 and "model.latent_noise=0.3" in capsys.readouterr().err
+
+
 def test_rollout_mixing_really_switches_who_drives(pipeline, make_vec):
     """Measured from the actions: teacher-driven envs act on the teacher's latent, the others on the student's."""
     import gymnasium as gym

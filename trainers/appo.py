@@ -40,6 +40,10 @@ def steps_per_iteration(cfg: DictConfig) -> int:
 def validate(cfg: DictConfig) -> dict:
     """What this trainer cannot take, found before a run folder is made; returns the resolved hparams."""
     config_mod.require_obs_mode(cfg, "appo")
+    noise = OmegaConf.select(cfg, "model.latent_noise", default=0.0)
+    if noise:
+        raise config_mod.ConfigError(f"model.latent_noise={noise}: the APPO teacher has no latent noise (only "
+                                     f"--algo ppo does); set model.latent_noise=0")
     try:
         return resolve_hparams(_hparams(cfg), cfg.training.num_envs)  # Sample Factory's names and types
     except (KeyError, TypeError, ValueError) as e:

@@ -80,9 +80,16 @@ class TeacherTrunk(nn.Module):
         self.encoder = PrivilegedEncoder(priv_dim, sizes, act, fields)
         self.state_dim, self.latent_dim = int(state_dim), self.encoder.latent_dim
         self.out_dim = self.state_dim + self.latent_dim
+        # ``model.latent_noise``: std of Gaussian noise on z, set by a trainer for its own rollouts and updates
+        # only (not saved, so evaluation, export and students see the clean z), to make the actor robust to
+        # the errors of a student's estimate
+        self.latent_noise = 0.0
 
     def forward(self, state: torch.Tensor, priv: torch.Tensor) -> torch.Tensor:
-        return torch.cat([state, self.encoder(priv)], dim=-1)
+        z = self.encoder(priv)
+        if self.latent_noise > 0:
+            z = torch.clamp(z + self.latent_noise * torch.randn_like(z), -1.0, 1.0)
+        return torch.cat([state, z], dim=-1)
 
 
 class AdaptationModule(nn.Module):

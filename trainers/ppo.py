@@ -169,6 +169,8 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
                             **{k: algo[k] for k in _PPO_KEYS})
         if tr.get("init_from"):
             print(f"initial weights: {init_weights(model, str(tr.init_from))}")
+    if config_mod.is_hora(cfg):
+        model.policy.features_extractor.trunk.latent_noise = float(cfg.model.get("latent_noise", 0.0))
     model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
     callback = RunCallback(cfg, run_dir, steps_per_iter)
     model.post_update = callback.after_update  # checkpoint right after each update
