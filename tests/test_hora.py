@@ -179,25 +179,36 @@ def test_teacher_fine_tuned_without_a_privileged_field(pipeline, tmp_path):
     assert new.mask.sum() == src.mask.sum() - (stop - start)
 
 
-def test_latent_noise_only_in_the_teachers_own_training(tmp_path, capsys, cache_dir):
-    """``model.latent_noise`` perturbs z in the trainer's rollouts and updates; a loaded teacher (eval, export,
-    a student's head) acts on the clean z, so the export parity check still holds exactly."""
+def test_latent_noise_is_part_of_the_teachers_training_observation(tmp_path, capsys, cache_dir):
+    """``model.latent_noise`` draws noise into the training observations (so the rollout buffer keeps the draw and
+    PPO's ratio compares like with like); the trunk adds it to z. A loaded teacher (eval, export, a student's
+    head) gets no such key and acts on the clean z, so the export parity check still holds exactly."""
     from trainers import ppo
     from trainers.hora_model import TeacherTrunk
+    from trainers.ppo_model import LatentNoise
+    from unilab_envs.wrappers.sb3 import SB3VecEnv
 
     trunk = TeacherTrunk(4, 12, [16, 8])
-    state, priv = torch.zeros(3, 4), torch.rand(3, 12)
-    assert torch.equal(trunk(state, priv), trunk(state, priv))
-    trunk.latent_noise = 0.3
-    a, b = trunk(state, priv), trunk(state, priv)
-    assert not torch.equal(a, b) and a[:, 4:].abs().max() <= 1.0 and torch.equal(a[:, :4], state)
+    state, priv, noise = torch.zeros(3, 4), torch.rand(3, 12), torch.full((3, 8), 0.5)
+    clean, noisy = trunk(state, priv), trunk(state, priv, noise)
+    assert torch.equal(noisy[:, :4], state) and noisy[:, 4:].abs().max() <= 1.0
+    assert torch.allclose(noisy[:, 4:], torch.clamp(clean[:, 4:] + 0.5, -1, 1))
+
+    cfg = compose("ppo", "allegro_inhand", "mujoco", "hora", ["training.num_envs=4", "env.num_threads=1"])
+    venv = LatentNoise(SB3VecEnv(ppo.config_mod.make_env(cfg, 4)), 8, 0.3, seed=0)
+    try:
+        first, second = venv.reset()["latent_noise"], venv.reset()["latent_noise"]
+        assert first.shape == (4, 8) and first.dtype == np.float32 and not np.array_equal(first, second)
+        assert 0.1 < first.std() < 0.6 and venv.observation_space["latent_noise"].shape == (8,)
+    finally:
+        venv.close()
 
     assert cli.train(TEACHER[:-1] + ["1", f"training.logdir={tmp_path}", "model.latent_noise=0.3"]) == 0
     (run,) = (tmp_path / "sb3_ppo" / "AllegroInhandRotation-v0-hora").iterdir()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["export"]["ok"] and summary["export"]["torchscript_max_abs_diff"] <= 1e-6
-    loaded = ppo.load_model(ppo.list_checkpoints(run)[-1])
-    assert loaded.policy.features_extractor.trunk.latent_noise == 0.0  # not saved with the model
+    assert "latent_noise" in ppo.load_model(ppo.list_checkpoints(run)[-1]).observation_space.spaces
+    assert cli.train(TEACHER[:-1] + ["2", "--resume", f"training.logdir={tmp_path}"]) == 0  # wrapped again
     capsys.readouterr()
     rc = cli._run(cli.train, ["--algo", "appo", *TASK, "--profile", "hora", f"training.logdir={tmp_path}",
                               "model.latent_noise=0.3"])

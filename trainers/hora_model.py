@@ -80,15 +80,12 @@ class TeacherTrunk(nn.Module):
         self.encoder = PrivilegedEncoder(priv_dim, sizes, act, fields)
         self.state_dim, self.latent_dim = int(state_dim), self.encoder.latent_dim
         self.out_dim = self.state_dim + self.latent_dim
-        # ``model.latent_noise``: std of Gaussian noise on z, set by a trainer for its own rollouts and updates
-        # only (not saved, so evaluation, export and students see the clean z), to make the actor robust to
-        # the errors of a student's estimate
-        self.latent_noise = 0.0
 
-    def forward(self, state: torch.Tensor, priv: torch.Tensor) -> torch.Tensor:
+    def forward(self, state: torch.Tensor, priv: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """``noise`` (``model.latent_noise``, training only) is added to z, which stays in [-1, 1]."""
         z = self.encoder(priv)
-        if self.latent_noise > 0:
-            z = torch.clamp(z + self.latent_noise * torch.randn_like(z), -1.0, 1.0)
+        if noise is not None:
+            z = torch.clamp(z + noise, -1.0, 1.0)
         return torch.cat([state, z], dim=-1)
 
 

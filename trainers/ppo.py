@@ -21,7 +21,7 @@ from unilab_envs.wrappers.sb3 import SB3VecEnv
 from . import config as config_mod
 from . import curriculum, runs
 from .device import resolve_device
-from .ppo_model import AdaptivePPO, HoraFeatures, HoraPPOActor, PPOActor, policy_kwargs
+from .ppo_model import AdaptivePPO, HoraFeatures, HoraPPOActor, LatentNoise, PPOActor, policy_kwargs
 from .progress import TrainProgress
 
 CHECKPOINT_DIR = "checkpoints"
@@ -153,6 +153,9 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     validate(cfg)
     device = resolve_device(tr.device)
     venv = SB3VecEnv(config_mod.make_env(cfg, tr.num_envs))
+    noise = float(cfg.model.get("latent_noise", 0.0)) if config_mod.is_hora(cfg) else 0.0
+    if noise > 0:
+        venv = LatentNoise(venv, int(cfg.model.priv_mlp[-1]), noise, seed=tr.seed)
     steps_per_iter = algo.n_steps * tr.num_envs
     if resume:
         found = list_checkpoints(run_dir)
@@ -169,8 +172,6 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
                             **{k: algo[k] for k in _PPO_KEYS})
         if tr.get("init_from"):
             print(f"initial weights: {init_weights(model, str(tr.init_from))}")
-    if config_mod.is_hora(cfg):
-        model.policy.features_extractor.trunk.latent_noise = float(cfg.model.get("latent_noise", 0.0))
     model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
     callback = RunCallback(cfg, run_dir, steps_per_iter)
     model.post_update = callback.after_update  # checkpoint right after each update

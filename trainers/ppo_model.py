@@ -13,6 +13,7 @@ import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from torch import nn
 
 from .hora_model import ACTIVATIONS, TeacherActor, TeacherTrunk
@@ -69,11 +70,42 @@ class HoraFeatures(BaseFeaturesExtractor):
         self.trunk = trunk
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.trunk(self.state_norm(obs["state"]), self.priv_norm(obs["privileged_state"]))
+        return self.trunk(self.state_norm(obs["state"]), self.priv_norm(obs["privileged_state"]),
+                          obs.get(LATENT_NOISE_KEY))
 
     def update(self, batch: dict[str, np.ndarray]) -> None:
         self.state_norm.update(batch["state"])
         self.priv_norm.update(batch["privileged_state"])
+
+
+LATENT_NOISE_KEY = "latent_noise"
+
+
+class LatentNoise(VecEnvWrapper):
+    """``model.latent_noise``: adds ``latent_noise`` ~ N(0, std^2) (one latent vector per env, redrawn every step)
+    to a HORA teacher's observations while it trains. ``HoraFeatures`` adds it to z. Being part of the
+    observation, the same draw is stored in the rollout buffer and reused by the update, so PPO's probability
+    ratio and KL compare like with like; evaluation, export and students give no such key and act on the
+    clean z."""
+
+    def __init__(self, venv: VecEnv, latent_dim: int, std: float, seed: int):
+        space = venv.observation_space
+        if not isinstance(space, spaces.Dict):
+            raise ValueError(f"model.latent_noise needs a HORA teacher's Dict observation; got {space}")
+        noise = spaces.Box(-np.inf, np.inf, (int(latent_dim),), np.float32)
+        super().__init__(venv, observation_space=spaces.Dict({**space.spaces, LATENT_NOISE_KEY: noise}))
+        self.std, self.dim, self.rng = float(std), int(latent_dim), np.random.default_rng(seed)
+
+    def _add(self, obs: dict) -> dict:
+        return {**obs, LATENT_NOISE_KEY: (self.std * self.rng.standard_normal((self.num_envs, self.dim)))
+                .astype(np.float32)}
+
+    def reset(self):
+        return self._add(self.venv.reset())
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        return self._add(obs), rewards, dones, infos
 
 
 class AdaptivePPO(PPO):
