@@ -210,6 +210,8 @@ def test_latent_noise_is_part_of_the_teachers_training_observation(tmp_path, cap
     assert "latent_noise" in ppo.load_model(ppo.list_checkpoints(run)[-1]).observation_space.spaces
     assert cli.train(TEACHER[:-1] + ["2", "--resume", f"training.logdir={tmp_path}"]) == 0  # wrapped again
     capsys.readouterr()
+    rc = cli._run(cli.train, TEACHER + [f"training.logdir={tmp_path / 'neg'}", "model.latent_noise=-0.1"])
+    assert rc == 2 and "model.latent_noise=-0.1" in capsys.readouterr().err and not (tmp_path / "neg").exists()
     rc = cli._run(cli.train, ["--algo", "appo", *TASK, "--profile", "hora", f"training.logdir={tmp_path}",
                               "model.latent_noise=0.3"])
     assert rc == 2 and "model.latent_noise=0.3" in capsys.readouterr().err

@@ -135,12 +135,20 @@ def init_weights(model: AdaptivePPO, source: str) -> Path:
     return path
 
 
+def latent_noise(cfg: DictConfig) -> float:
+    """``model.latent_noise`` of a HORA teacher (0 for a plain run)."""
+    return float(cfg.model.get("latent_noise", 0.0)) if config_mod.is_hora(cfg) else 0.0
+
+
 def validate(cfg: DictConfig) -> None:
     """What this trainer cannot take, found before a run folder is made."""
     algo, tr = cfg.algo, cfg.training
     config_mod.require_obs_mode(cfg, "ppo")
     if tr.get("init_from"):
         init_checkpoint(str(tr.init_from))
+    if latent_noise(cfg) < 0:
+        raise config_mod.ConfigError(f"model.latent_noise={latent_noise(cfg)}: it is the std of the noise on z; "
+                                     f"use 0 (none, HORA's) or a positive value such as 0.3")
     steps_per_iter = algo.n_steps * tr.num_envs
     if algo.batch_size > steps_per_iter:
         raise config_mod.ConfigError(
@@ -152,8 +160,8 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     algo, tr = cfg.algo, cfg.training
     validate(cfg)
     device = resolve_device(tr.device)
+    hora, noise = config_mod.is_hora(cfg), latent_noise(cfg)
     venv = SB3VecEnv(config_mod.make_env(cfg, tr.num_envs))
-    noise = float(cfg.model.get("latent_noise", 0.0)) if config_mod.is_hora(cfg) else 0.0
     if noise > 0:
         venv = LatentNoise(venv, int(cfg.model.priv_mlp[-1]), noise, seed=tr.seed)
     steps_per_iter = algo.n_steps * tr.num_envs
@@ -164,7 +172,6 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
         model = load_model(found[-1], env=venv, device=device)
         model.set_random_seed(tr.seed + model.num_timesteps)
     else:
-        hora = config_mod.is_hora(cfg)
         model = AdaptivePPO("MultiInputPolicy" if hora else "MlpPolicy", venv, learning_rate=float(algo.learning_rate),
                             seed=tr.seed, device=device, adaptive_lr=bool(algo.adaptive_lr),
                             desired_kl=float(algo.desired_kl),
