@@ -3,6 +3,7 @@
     python benchmarks/learning_curve.py logs/sb3_ppo/AllegroInhandRotation-v0/<run> --out benchmarks/results/x.png
     python benchmarks/learning_curve.py RUN_A RUN_B --labels "new, seed 42" "new, seed 43" --out cmp.png
     python benchmarks/learning_curve.py RUN_A RUN_B --causes --out cmp.png     # + the share of each end cause
+    python benchmarks/learning_curve.py STUDENT_A STUDENT_B --distill --out s.png  # + a HORA student's latent error
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ PANELS = (("episode/rotation_speed_rad_s", "episode_extra_stats/rotation_speed",
 CAUSE_PANELS = (("end_cause/time_limit", "episode_extra_stats/end_cause/time_limit", "share ended by the time limit"),
                 ("end_cause/fell", "episode_extra_stats/end_cause/fell", "share ended by falling"),
                 ("end_cause/left_palm", "episode_extra_stats/end_cause/left_palm", "share ended leaving the palm"))
+#: with --distill: a HORA student's latent error on its own rollouts (moving average of SMOOTH points)
+DISTILL_PANELS = (("distill/latent_mse", "distill/latent_mse", "student's latent error (MSE of z)"),)
 SMOOTH = 25
 
 
@@ -38,9 +41,10 @@ def scalars(run: Path) -> dict[str, tuple[list[int], list[float]]]:
 
 
 def plot(runs: list[Path], out: Path, title: str | None = None, labels: list[str] | None = None,
-         causes: bool = False) -> dict:
-    """One panel per metric, one line per run; returns each run's last value of each metric. ``causes``
-    adds a second row: the share of each end cause per iteration (moving average of ``SMOOTH``)."""
+         causes: bool = False, distill: bool = False) -> dict:
+    """One panel per metric, one line per run; returns each run's last value of each metric. ``distill`` adds
+    a panel of a HORA student's latent error; ``causes`` a second row: the share of each end cause per
+    iteration. Those per-iteration panels are moving averages of ``SMOOTH`` points."""
     import matplotlib
     import numpy as np
 
@@ -48,30 +52,35 @@ def plot(runs: list[Path], out: Path, title: str | None = None, labels: list[str
     import matplotlib.pyplot as plt
 
     labels = labels or [run.name for run in runs]
-    panels = PANELS + (CAUSE_PANELS if causes else ())
-    rows = 2 if causes else 1
-    fig, axes = plt.subplots(rows, len(PANELS), figsize=(5 * len(PANELS), 3.6 * rows))
-    axes = np.atleast_1d(axes).ravel()
+    grid = [PANELS + (DISTILL_PANELS if distill else ())] + ([CAUSE_PANELS] if causes else [])
+    smoothed = set(DISTILL_PANELS + CAUSE_PANELS)
+    ncols = max(len(row) for row in grid)
+    fig, axes = plt.subplots(len(grid), ncols, figsize=(5 * ncols, 3.6 * len(grid)), squeeze=False)
+    placed = [(axes[r, c], panel) for r, row in enumerate(grid) for c, panel in enumerate(row)]
+    for r, row in enumerate(grid):
+        for c in range(len(row), ncols):
+            axes[r, c].set_visible(False)
     last: dict[str, dict] = {}
     for run, label in zip(runs, labels, strict=True):
         data = scalars(run)
-        for k, (ax, (sb3_tag, sf_tag, name)) in enumerate(zip(axes, panels, strict=True)):
+        for ax, panel in placed:
+            sb3_tag, sf_tag, name = panel
             tag = sb3_tag if sb3_tag in data else sf_tag
             if tag in data:
                 steps, values = data[tag]
                 order = sorted(range(len(steps)), key=steps.__getitem__)
                 x, y = np.array([steps[i] / 1e6 for i in order]), np.array([values[i] for i in order])
-                if k >= len(PANELS) and len(y) >= SMOOTH:
+                if panel in smoothed and len(y) >= SMOOTH:
                     y = np.convolve(y, np.ones(SMOOTH) / SMOOTH, mode="valid")
                     x = x[SMOOTH - 1:]
                 ax.plot(x, y, label=label)
                 last.setdefault(label, {})[name] = float(y[-1])
-    for ax, (_, _, name) in zip(axes, panels, strict=True):
+    for ax, (_, _, name) in placed:
         ax.set_xlabel("env steps (millions)")
         ax.set_title(name)
         ax.grid(alpha=0.3)
     if len(runs) > 1:
-        axes[0].legend(fontsize=8)
+        axes[0, 0].legend(fontsize=8)
     fig.suptitle(title or ", ".join(labels))
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -86,8 +95,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "learning_curve.png")
     p.add_argument("--title")
     p.add_argument("--causes", action="store_true", help="add the share of each end cause per iteration")
+    p.add_argument("--distill", action="store_true", help="add a HORA student's latent error per iteration")
     args = p.parse_args()
-    print(json.dumps(plot(args.runs, args.out, args.title, args.labels, args.causes), indent=2))
+    print(json.dumps(plot(args.runs, args.out, args.title, args.labels, args.causes, args.distill), indent=2))
     print(args.out)
 
 
