@@ -137,7 +137,10 @@ def test_teacher_eval_with_profile_and_mismatch_is_a_clear_error(pipeline, capsy
 def test_student_resume_continues_its_counters(pipeline):
     logdir, _, student = pipeline
     before = hora_distill.load_checkpoint(hora_distill.list_checkpoints(student)[-1])
-    assert cli.train(STUDENT + ["--resume", "--max-iterations", "6", f"training.logdir={logdir}"]) == 0
+    # no eval in the resumed part: the summary still names the best checkpoint of the first part
+    assert cli.train(STUDENT + ["--resume", "--max-iterations", "6", f"training.logdir={logdir}",
+                                "distill.eval_interval=0"]) == 0
+    assert Path(json.loads((student / "summary.json").read_text())["best_checkpoint"]).name == "best.pt"
     after = hora_distill.load_checkpoint(hora_distill.list_checkpoints(student)[-1])
     assert (before["iteration"], after["iteration"]) == (4, 6)
     assert after["env_steps"] == 6 * 64 and after["teacher"] == before["teacher"]

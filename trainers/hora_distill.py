@@ -204,7 +204,10 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
     torch.manual_seed(tr.seed + it)
     history_file = run_dir / HISTORY_FILE
     history: list[dict] = [h for h in _read_json(history_file) if h["iteration"] <= it] if resume else []
-    last_ckpt, best_ckpt, start_steps, t0 = None, None, env_steps, time.time()
+    best_file = run_dir / CHECKPOINT_DIR / BEST_FILE
+    # A resumed run keeps its earlier best until this part beats it.
+    last_ckpt, best_ckpt = None, best_file if resume and best_file.exists() else None
+    start_steps, t0 = env_steps, time.time()
 
     def checkpoint(path: Path, extra: dict | None = None) -> Path:
         return save_checkpoint(path, {
@@ -246,7 +249,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
                 writer.add_scalar("eval/latent_mse", last_eval["latent_mse"], env_steps)
                 if last_eval["overall"]["return"] > best:
                     best = last_eval["overall"]["return"]
-                    best_ckpt = checkpoint(run_dir / CHECKPOINT_DIR / BEST_FILE, {"eval": _plain(last_eval)})
+                    best_ckpt = checkpoint(best_file, {"eval": _plain(last_eval)})
             every = tr.checkpoint_interval
             if (every > 0 and it % every == 0) or it == tr.max_iterations:
                 last_ckpt = checkpoint(run_dir / CHECKPOINT_DIR / f"model_{it}.pt")
