@@ -349,3 +349,21 @@ def test_student_drives_the_curriculum_by_its_env_steps(pipeline):
     acc = EventAccumulator(str(run))
     acc.Reload()
     assert [e.value for e in acc.Scalars("curriculum/progress")] == [0.0, 0.25]  # set before each rollout
+
+
+def test_student_with_fingertip_contacts_in_its_history(pipeline, capsys):
+    """env.history_touch=true: the adaptation module reads (30, 36) frames (joints, targets, 4 tip contacts)
+    while the teacher's head keeps its 96-float state; eval and export take the wider history."""
+    logdir, _, _ = pipeline
+    args = STUDENT + ["--max-iterations", "1", f"training.logdir={logdir}", "training.run_name=touch",
+                      "env.history_touch=true", "distill.eval_interval=0"]
+    assert cli.train(args) == 0
+    (run,) = (logdir / "hora_distill" / "AllegroInhandRotation-v0").glob("*touch")
+    meta = json.loads((run / "exported" / "policy.json").read_text())
+    assert meta["inputs"] == {"state": [96], "proprio_history": [30, 36]}
+    state = hora_distill.load_checkpoint(hora_distill.list_checkpoints(run)[-1])
+    assert state["history_shape"] == [30, 36]
+    capsys.readouterr()
+    rc = cli.evaluate(["--algo", "hora_distill", *TASK, "--load-run", run.name, f"training.logdir={logdir}",
+                       "eval.episodes=4", "eval.num_envs=4", "env.episode_length=20"])
+    assert rc == 0 and "latent" in capsys.readouterr().out

@@ -118,6 +118,24 @@ def test_observation_modes(make_vec):
     assert hora.observation_space.contains(obs)
 
 
+def test_history_touch_adds_fingertip_contacts_to_the_history_only(make_vec):
+    plain, touch = (make_vec(num_envs=4, obs_mode="hora", history_touch=flag) for flag in (False, True))
+    (a, _), (b, _) = plain.reset(seed=3), touch.reset(seed=3)
+    assert b["proprio_history"].shape == (4, 30, 36) and touch.observation_space.contains(b)
+    np.testing.assert_array_equal(b["proprio_history"][..., 32:], 0.0)  # no contact read before the first step
+    seen = []
+    for _ in range(5):
+        a, *_ = plain.step(np.zeros((4, 16)))
+        b, *_ = touch.step(np.zeros((4, 16)))
+        np.testing.assert_array_equal(a["state"], b["state"])  # the policy's state is unchanged
+        np.testing.assert_array_equal(a["proprio_history"], b["proprio_history"][..., :32])
+        np.testing.assert_array_equal(b["proprio_history"][:, -1, 32:], touch.backend.fingertip_contacts())
+        seen.append(b["proprio_history"][:, -1, 32:])
+    assert np.isin(seen, (0.0, 1.0)).all() and np.mean(seen) > 0.3  # cached grasps hold the ball with the tips
+    with pytest.raises(ValueError, match="history_touch=True .* obs_mode='state'"):
+        make_vec(num_envs=2, history_touch=True)
+
+
 @pytest.mark.parametrize("bad, match", [(np.zeros((4, 15)), r"shape \(4, 15\)"),
                                         (np.zeros(16), r"shape \(16,\)"),
                                         (np.full((4, 16), np.nan), "NaN")])

@@ -56,6 +56,10 @@ def validate(cfg: InhandRotationConfig) -> None:
     for key in ("control_substeps", "episode_length", "obs_frames", "proprio_history", "grasp_collection_target",
                 "render_width", "render_height"):
         require(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be >= 1")
+    if cfg.history_touch and cfg.obs_mode != "hora":
+        raise ValueError(f"history_touch=True adds fingertip contacts to proprio_history, which only "
+                         f"obs_mode='hora' has; got obs_mode={cfg.obs_mode!r}: set obs_mode='hora' or "
+                         f"history_touch=False")
     require(cfg.num_threads >= 0, "num_threads", cfg.num_threads, "must be >= 0 (0: all cores)")
     for key in ("action_scale", "termination_height", "max_palm_distance", "object_pos_radius", "tactile_max"):
         require(getattr(cfg, key) > 0, key, getattr(cfg, key), "must be > 0")
@@ -113,6 +117,7 @@ class InhandRotationEnv(VectorEnv):
         self.single_action_space = spaces.Box(-1.0, 1.0, (nj,), np.float32)
         ntac = len(self.layout.tactile_sensors)
         self.frame_size = 2 * nj + ntac
+        self.num_touch = len(self.hand.fingertip_geoms) if cfg.history_touch else 0  # proprio_history only
         self.single_observation_space = self._make_obs_space()
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -123,7 +128,7 @@ class InhandRotationEnv(VectorEnv):
         self.progress = zeros(n, xp.int64)
         self.limit = arr.full(n, cfg.episode_length, xp.int64)  # step at which each episode truncates
         frames = max(cfg.obs_frames, cfg.proprio_history if cfg.obs_mode == "hora" else 0)
-        self.history = FrameHistory(n, frames, nj, ntac, arr)
+        self.history = FrameHistory(n, frames, nj, ntac, arr, num_touch=self.num_touch)
         # the randomisation drawn now: the configured one, or the curriculum's stage of it
         self.curriculum = curriculum.Curriculum(cfg.curriculum, cfg.domain_rand)
         self.training_env_steps = 0
@@ -152,7 +157,7 @@ class InhandRotationEnv(VectorEnv):
             return state
         parts = {"state": state, "privileged_state": box(PRIV_DIM)}
         if self.cfg.obs_mode == "hora":
-            parts["proprio_history"] = box(self.cfg.proprio_history, self.frame_size)
+            parts["proprio_history"] = box(self.cfg.proprio_history, self.frame_size + self.num_touch)
         return spaces.Dict(parts)
 
     def _push_frame(self, q: np.ndarray) -> None:
@@ -160,7 +165,8 @@ class InhandRotationEnv(VectorEnv):
         if dr.enabled and dr.joint_noise:
             q = q + self._step_rng.uniform(-dr.joint_noise_scale, dr.joint_noise_scale, q.shape)
         tactile = self.tactile.update(self.backend.tactile_forces(), self._step_rng) if self.tactile.active else None
-        self.history.push(normalize_joints(q, self.joint_ranges), self.targets, tactile)
+        touch = self.backend.fingertip_contacts() if self.num_touch else None
+        self.history.push(normalize_joints(q, self.joint_ranges), self.targets, tactile, touch)
 
     def _observe(self):
         xp = self.xp

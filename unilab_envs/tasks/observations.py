@@ -22,26 +22,35 @@ def to_unit_range(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 class FrameHistory:
     """The last ``length`` frames per env, oldest first. A frame is (normalised noisy joints, joint
     targets, tactile readings): ``2 * num_joints + num_tactile`` values (no tactile part for a hand
-    without pads)."""
+    without pads), then ``num_touch`` fingertip contacts (0/1) that only the whole history shows:
+    ``last()`` (the policy's ``state``) leaves them out."""
 
-    def __init__(self, num_envs: int, length: int, num_joints: int, num_tactile: int = 0, arrays: Arrays = NUMPY):
+    def __init__(self, num_envs: int, length: int, num_joints: int, num_tactile: int = 0, arrays: Arrays = NUMPY,
+                 num_touch: int = 0):
         self.nj, self.arrays = num_joints, arrays
-        self.buf = arrays.zeros((num_envs, length, 2 * num_joints + num_tactile), arrays.xp.float32)
+        self.base = 2 * num_joints + num_tactile  # columns of a frame that last() returns
+        self.buf = arrays.zeros((num_envs, length, self.base + num_touch), arrays.xp.float32)
 
-    def push(self, joints: np.ndarray, targets: np.ndarray, tactile: np.ndarray | None = None) -> None:
+    def push(self, joints: np.ndarray, targets: np.ndarray, tactile: np.ndarray | None = None,
+             touch: np.ndarray | None = None) -> None:
         older = self.buf[:, 1:]  # numpy copies overlapping ranges correctly; torch refuses them
         self.buf[:, :-1] = older if self.arrays.is_numpy else older.clone()
         self.buf[:, -1, :self.nj] = joints
         self.buf[:, -1, self.nj:2 * self.nj] = targets
         if tactile is not None:
-            self.buf[:, -1, 2 * self.nj:] = tactile
+            self.buf[:, -1, 2 * self.nj:self.base] = tactile
+        if touch is not None:
+            self.buf[:, -1, self.base:] = touch
 
     def fill(self, ids: np.ndarray, joints: np.ndarray, targets: np.ndarray) -> None:
-        """Start envs ``ids`` with every frame equal to the given one (as HORA at reset), tactile 0."""
+        """Start envs ``ids`` with every frame equal to the given one (as HORA at reset), tactile and touch 0."""
         self.buf[ids, :, :self.nj] = joints[:, None]
         self.buf[ids, :, self.nj:2 * self.nj] = targets[:, None]
         self.buf[ids, :, 2 * self.nj:] = 0.0
 
     def last(self, frames: int) -> np.ndarray:
-        """(N, frames * 2 * nj) flattened newest ``frames`` frames."""
-        return self.buf[:, -frames:].reshape(len(self.buf), -1)
+        """(N, frames * frame) flattened newest ``frames`` frames, without the touch columns."""
+        newest = self.buf[:, -frames:]
+        if newest.shape[-1] != self.base:
+            newest = newest[..., :self.base]
+        return newest.reshape(len(self.buf), -1)
