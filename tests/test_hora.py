@@ -367,3 +367,14 @@ def test_student_with_fingertip_contacts_in_its_history(pipeline, capsys):
     rc = cli.evaluate(["--algo", "hora_distill", *TASK, "--load-run", run.name, f"training.logdir={logdir}",
                        "eval.episodes=4", "eval.num_envs=4", "env.episode_length=20"])
     assert rc == 0 and "latent" in capsys.readouterr().out
+
+
+def test_student_must_hide_the_facts_as_its_teacher_did(pipeline, capsys):
+    """A teacher trained with env.privileged_delay=0 gives wrong latents early in an episode to a student env
+    that hides the facts (and the reverse): a clear error that names the key and the teacher's value."""
+    logdir, _, _ = pipeline
+    capsys.readouterr()
+    rc = cli.main(["train", *STUDENT, "--max-iterations", "1", f"training.logdir={logdir}",
+                   "env.privileged_delay=5.0", "training.run_name=delayed"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "env.privileged_delay=5.0" in err and "trained with" in err

@@ -118,6 +118,22 @@ def test_observation_modes(make_vec):
     assert hora.observation_space.contains(obs)
 
 
+def test_privileged_delay_hides_the_object_facts_early_in_each_episode(make_vec):
+    plain, late = (make_vec(num_envs=3, obs_mode="privileged", privileged_delay=d, stagger_episodes=False)
+                   for d in (0.0, 0.25))  # 5 control steps at 20 Hz
+    (a, _), (b, _) = plain.reset(seed=2), late.reset(seed=2)
+    assert np.abs(a["privileged_state"][:, 3:9]).max() > 0.05  # the drawn facts are not all mid-range
+    for step in range(7):
+        facts_known = step >= 5
+        np.testing.assert_array_equal(b["privileged_state"][:, 3:9], a["privileged_state"][:, 3:9] * facts_known)
+        np.testing.assert_array_equal(b["privileged_state"][:, :3], a["privileged_state"][:, :3])  # offset
+        np.testing.assert_array_equal(b["privileged_state"][:, 9:], a["privileged_state"][:, 9:])  # gravity
+        a, *_ = plain.step(np.zeros((3, 16)))
+        b, *_ = late.step(np.zeros((3, 16)))
+    with pytest.raises(ValueError, match="privileged_delay"):
+        make_vec(num_envs=2, privileged_delay=-1.0)
+
+
 def test_history_touch_adds_fingertip_contacts_to_the_history_only(make_vec):
     plain, touch = (make_vec(num_envs=4, obs_mode="hora", history_touch=flag) for flag in (False, True))
     (a, _), (b, _) = plain.reset(seed=3), touch.reset(seed=3)

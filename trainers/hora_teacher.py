@@ -15,7 +15,9 @@ TEACHER_ALGOS = ("ppo", "appo")
 SNAPSHOT_DIR = "teacher"  # inside a student's run folder: the copy of its teacher it loads
 RUN_FILES = (runs.CONFIG_FILE, "config.json")  # what loading a teacher reads from its run folder (json: APPO's)
 #: env keys a student must share with its teacher (the observation the teacher's actor takes)
-SHARED_ENV_KEYS = ("hand", "object_type", "obs_frames")
+SHARED_ENV_KEYS = ("hand", "object_type", "obs_frames", "privileged_delay")
+#: what an unset key of SHARED_ENV_KEYS means (the env's default), so that unset and the default compare equal
+_UNSET_MEANS = {"privileged_delay": 0.0}
 
 
 def teacher_config(cfg: DictConfig) -> DictConfig:
@@ -53,7 +55,8 @@ def check_compatible(cfg: DictConfig, teacher_run: Path) -> None:
     """The student's env gives the teacher the observation it was trained on."""
     saved = config_mod.load(Path(teacher_run) / runs.CONFIG_FILE)
     for key in SHARED_ENV_KEYS:
-        mine, theirs = OmegaConf.select(cfg, f"env.{key}"), OmegaConf.select(saved, f"env.{key}")
+        default = _UNSET_MEANS.get(key)
+        mine, theirs = (OmegaConf.select(c, f"env.{key}", default=default) for c in (cfg, saved))
         if mine != theirs:
             raise config_mod.ConfigError(f"env.{key}={mine!r}, but the teacher {teacher_run} was trained with "
                                          f"env.{key}={theirs!r}: set env.{key}={theirs} or pick another teacher")

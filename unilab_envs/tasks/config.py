@@ -106,6 +106,8 @@ class InhandRotationConfig:
     proprio_history: int = 30                 # frames in "proprio_history" (hora mode)
     history_touch: bool = False               # hora mode: each proprio_history frame also holds every
                                               #   fingertip's object contact (0/1); "state" is unchanged
+    privileged_delay: float = 0.0             # s: privileged_state's object facts (scale, mass, friction, com)
+                                              #   read 0, mid-range, for this long after each episode start
     rotation_axis: tuple[float, float, float] = (0.0, 0.0, 1.0)  # world frame
     rotation_sign: float = -1.0               # HORA spins about -z
     angvel_clip: tuple[float, float] = (-0.5, 0.5)  # rad/s, on omega . axis in the reward

@@ -44,6 +44,8 @@ PRIV_DIM = 12
 #: name -> (start, stop) of each fact in ``privileged_state``
 PRIV_FIELDS = {"offset": (0, 3), "scale": (3, 4), "mass": (4, 5), "friction": (5, 6), "com": (6, 9),
                "gravity": (9, 12)}
+#: the entries ``privileged_delay`` holds at 0 early in an episode: scale, mass, friction, centre of mass
+PRIV_HIDDEN = slice(PRIV_FIELDS["scale"][0], PRIV_FIELDS["com"][1])
 OBS_CLIP = 5.0  # HORA's clipObservations: every observation entry lies in [-5, 5]
 #: per-episode means in ``final_info``: object speed (m/s), mean |joint torque| (N m), |mechanical power| (W)
 EPISODE_MEANS = ("object_speed", "torque", "power")
@@ -60,6 +62,7 @@ def validate(cfg: InhandRotationConfig) -> None:
         raise ValueError(f"history_touch=True adds fingertip contacts to proprio_history, which only "
                          f"obs_mode='hora' has; got obs_mode={cfg.obs_mode!r}: set obs_mode='hora' or "
                          f"history_touch=False")
+    require(cfg.privileged_delay >= 0, "privileged_delay", cfg.privileged_delay, "must be >= 0 s (0: none)")
     require(cfg.num_threads >= 0, "num_threads", cfg.num_threads, "must be >= 0 (0: all cores)")
     for key in ("action_scale", "termination_height", "max_palm_distance", "object_pos_radius", "tactile_max"):
         require(getattr(cfg, key) > 0, key, getattr(cfg, key), "must be > 0")
@@ -105,6 +108,7 @@ class InhandRotationEnv(VectorEnv):
         self.autoreset = autoreset.Autoreset(mode, num_envs, arr)
         self.starts = EpisodeStarts(num_envs, self.hand.num_joints, arr)
         self.control_dt = cfg.physics.timestep * cfg.control_substeps
+        self._priv_delay = int(round(cfg.privileged_delay / self.control_dt))  # control steps
         self.joint_ranges = arr.asarray(self.backend.joint_ranges())
         self.nominal = self.backend.nominal_params()  # host numpy; sample_params puts draws on the device
         axis = np.asarray(cfg.rotation_axis, float)
@@ -175,6 +179,8 @@ class InhandRotationEnv(VectorEnv):
             return state
         self.priv[:, 0:3] = self.backend.object_state().pos - self.start_pos
         obs = {"state": state, "privileged_state": xp.clip(self.priv, -OBS_CLIP, OBS_CLIP)}
+        if self._priv_delay:  # the object's facts are not known yet early in an episode
+            obs["privileged_state"][:, PRIV_HIDDEN] *= (self.progress >= self._priv_delay)[:, None]
         if self.cfg.obs_mode == "hora":
             obs["proprio_history"] = xp.clip(self.history.buf[:, -self.cfg.proprio_history:], -OBS_CLIP, OBS_CLIP)
         return obs
