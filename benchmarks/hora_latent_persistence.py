@@ -13,12 +13,19 @@ S seconds of each episode, which tells how many of a student's extra drops its f
 If averaging lowered the error a lot, an estimator over the whole episode would help; if it does not, the
 history lacks the information and the error is a bias per episode.
 
-    python benchmarks/hora_latent_persistence.py --load-run logs/hora_distill/AllegroInhandRotation-v0/<run> \\
-        --out benchmarks/results/hora_latent_persistence.json
+Each run is stored under ``--label`` in ``--out`` (other labels there are kept). The committed results:
+
+    R=logs/hora_distill/AllegroInhandRotation-v0/<run>
+    python benchmarks/hora_latent_persistence.py --load-run $R --steps 1200 --label student
+    python benchmarks/hora_latent_persistence.py --load-run $R --steps 1200 --driver teacher --label teacher
+    python benchmarks/hora_latent_persistence.py --load-run $R --steps 1200 --teacher-first 1.5 \\
+        --label teacher_first_1.5s
+    python benchmarks/hora_latent_persistence.py --load-run $R --steps 1200 --teacher-first 5 --label teacher_first_5s
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +103,7 @@ def main() -> None:
     p.add_argument("--driver", choices=("student", "teacher"), default="student",
                    help="whose latent drives the teacher's head (the errors are the student's either way)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "hora_latent_persistence.json")
+    p.add_argument("--label", default="student", help="key of this run in --out")
     p.add_argument("--teacher-first", type=float, default=0.0, metavar="S",
                    help="the teacher's latent drives the first S seconds of every episode (a student driver)")
     p.add_argument("overrides", nargs="*")
@@ -110,8 +118,10 @@ def main() -> None:
         print(f"{name:>14}: " + "  ".join(f"{k} {v:.4f}" for k, v in row.items()))
     print(f"{args.driver} drives (teacher first {args.teacher_first:g} s): {result['finished_episodes']} episodes "
           f"ended, drops by phase {result['drops_per_phase']}")
-    runs.write_json(args.out, {"run": str(args.load_run), "checkpoint": str(ckpt), "num_envs": args.num_envs,
-                               "steps": args.steps, "seed": args.seed, **result})
+    stored = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    stored[args.label] = {"run": str(args.load_run), "checkpoint": str(ckpt), "num_envs": args.num_envs,
+                          "steps": args.steps, "seed": args.seed, **result}
+    runs.write_json(args.out, stored)
     print(f"results: {args.out}")
 
 
