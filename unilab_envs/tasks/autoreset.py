@@ -97,7 +97,7 @@ class Autoreset:
     def restart_pending(self, reset_envs: Callable[[np.ndarray], None], *outputs: np.ndarray) -> None:
         """NEXT_STEP: the envs that ended in the last step were stepped along with the batch (one call);
         zero their entries of this step's ``outputs`` (reward, flags, terms) and start their next episode."""
-        if self.pending.any():
+        if self.arrays.any(self.pending):
             ids = self.arrays.flatnonzero(self.pending)
             for value in outputs:
                 value[ids] = 0
@@ -107,7 +107,7 @@ class Autoreset:
     def finish(self, done: np.ndarray, obs, stats: Callable[[], dict], reset_envs: Callable[[np.ndarray], None],
                observe: Callable[[], object]) -> tuple[object, dict]:
         """The step's observation and the info entries of the envs whose episodes ended (``done``)."""
-        if not done.any():
+        if not self.arrays.any(done):
             return obs, {}
         ids = self.arrays.flatnonzero(done)
         if self.mode == AutoresetMode.SAME_STEP:

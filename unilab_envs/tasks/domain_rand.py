@@ -110,7 +110,7 @@ class RandomPushes:
         if self.active:
             self.force *= self.decay
             new = rng.random(len(self.force)) < self.cfg.force_prob
-            k = int(new.sum())
+            k = np.count_nonzero(new) if isinstance(new, np.ndarray) else int(new.sum())  # numpy's: ~10x faster
             if k:
                 self.force[new] = rng.standard_normal((k, 3)) * (mass[new, None] * self.cfg.force_scale)
         return self.force

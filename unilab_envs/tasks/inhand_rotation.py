@@ -25,9 +25,9 @@ from ..backends.base import ObjectState
 from ..config import apply_overrides, require, require_range
 from ..hands import get_hand
 from ..objects import get_object
-from ..rotations import rotation_about_axis, skew
+from ..rotations import skew
 from ..scene import build_scene
-from . import autoreset, curriculum, domain_rand, end_causes, rewards
+from . import autoreset, compiled_step, curriculum, domain_rand, end_causes, rewards, step_math
 from .arrays import arrays_of
 from .config import InhandRotationConfig
 from .domain_rand import RandomPushes, assign_scales, sample_params
@@ -147,10 +147,15 @@ class InhandRotationEnv(VectorEnv):
         self.pushes.cfg = dr
         self.ep_angle = zeros(n)
         # Per-episode sums of physical quantities (speed m/s, torque N m, power W) and of each reward term.
-        self.ep_sums = {k: zeros(n) for k in (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))}
+        # One (10, N) array (what the compiled step updates), named by row.
+        names = (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))
+        self._sums = zeros((len(names), n))
+        self.ep_sums = dict(zip(names, self._sums, strict=True))
         self._prev_quat = zeros((n, 4))
         self._ep_wall_start = zeros(n, xp.float64)
         self.nonfinite_episodes = 0  # episodes the physics lost (end_cause nonfinite), since construction
+        # host numpy: the per-step math in two compiled calls (compiled_step.py); else the array-API code
+        self._compiled = compiled_step.CompiledStep(self) if cfg.compiled_step and xp is np else None
 
     # --- spaces and observations ----------------------------------------------------------
     def _make_obs_space(self) -> spaces.Space:
@@ -163,14 +168,6 @@ class InhandRotationEnv(VectorEnv):
         if self.cfg.obs_mode == "hora":
             parts["proprio_history"] = box(self.cfg.proprio_history, self.frame_size + self.num_touch)
         return spaces.Dict(parts)
-
-    def _push_frame(self, q: np.ndarray) -> None:
-        dr = self.dr
-        if dr.enabled and dr.joint_noise:
-            q = q + self._step_rng.uniform(-dr.joint_noise_scale, dr.joint_noise_scale, q.shape)
-        tactile = self.tactile.update(self.backend.tactile_forces(), self._step_rng) if self.tactile.active else None
-        touch = self.backend.fingertip_contacts() if self.num_touch else None
-        self.history.push(normalize_joints(q, self.joint_ranges), self.targets, tactile, touch)
 
     def _observe(self):
         xp = self.xp
@@ -295,67 +292,47 @@ class InhandRotationEnv(VectorEnv):
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions have shape {tuple(actions.shape)}; expected {self.action_space.shape} "
                              f"(num_envs, {self.hand.num_joints})")
-        if not xp.isfinite(actions).all():
-            raise ValueError("actions contain NaN or inf")
         cfg = self.cfg
-        # target += clip(action, -1, 1) * action_scale, kept inside the joint ranges (min/max: np.clip's cost
-        # is its Python wrapper, which matters at one env)
-        step = xp.minimum(xp.maximum(actions, -1.0), 1.0)
-        step *= cfg.action_scale
-        step += self.targets
-        self.targets = xp.minimum(xp.maximum(step, self._lo), self._hi)
+        # target += clip(action, -1, 1) * action_scale, kept inside the joint ranges
+        if self._compiled is not None:
+            finite = self._compiled.next_targets(self, actions)
+        else:  # min/max: np.clip's cost is its Python wrapper
+            finite = bool(xp.isfinite(actions).all())
+            if finite:
+                self.targets = xp.minimum(xp.maximum(xp.minimum(xp.maximum(actions, -1.0), 1.0) * cfg.action_scale
+                                                     + self.targets, self._lo), self._hi)
+        if not finite:
+            raise ValueError("actions contain NaN or inf")
         self.backend.apply_object_force(self.pushes.step(self.mass, self._step_rng))
         self.backend.step(self.targets, cfg.control_substeps)
 
         q, qd = self.backend.joint_state()
         obj = self.backend.object_state()
         tau = self.backend.actuator_forces()
-        # a NaN anywhere in the state makes the sum NaN (the backend leaves an unstable simulation non-finite)
-        nonfinite = ~xp.isfinite(obj.pos.sum(-1) + q.sum(-1) + qd.sum(-1))
-        if nonfinite.any():
-            q, qd, tau, obj = self._stand_in(nonfinite, q, qd, tau, obj)
-        offset = obj.pos - self.backend.palm_position()
-        palm_dist2 = xp.vecdot(offset, offset)
-        fell = obj.pos[:, 2] < cfg.termination_height
-        left_palm = palm_dist2 > cfg.max_palm_distance * cfg.max_palm_distance
-        terminated = nonfinite | fell | left_palm
-        moved = obj.pos - self.start_pos
-        out_of_band = None
-        if cfg.height_band is not None:
-            out_of_band = xp.abs(moved[:, 2]) > cfg.height_band
-            terminated |= out_of_band
-        terms = rewards.weighted_terms(cfg.rewards, self.control_dt, angvel=obj.angvel, axis=self.axis,
-                                       clip=cfg.angvel_clip, linvel=obj.linvel, joint_pos=q,
-                                       start_pose=self.start_pose, tau=tau, joint_vel=qd, fell=terminated,
-                                       object_offset=xp.sqrt(xp.vecdot(moved, moved)),
-                                       object_radius=cfg.object_pos_radius, xp=xp)
-        reward = sum(terms.values())
-        sums = self.ep_sums
-        sums["object_speed"] += xp.sqrt(xp.vecdot(obj.linvel, obj.linvel))
-        sums["torque"] += xp.abs(tau).sum(-1) * self._inv_nj
-        sums["power"] += xp.abs(xp.vecdot(tau, qd))
-        for name, value in terms.items():
-            sums["reward_" + name] += value
-        turned = rotation_about_axis(self._prev_quat, obj.quat, self.axis, self._axis_skew, xp)
-        self._prev_quat[:] = obj.quat
-        self.ep_angle += turned
-        self.progress += 1
-        truncated = (self.progress >= self.limit) & ~terminated
-        self._push_frame(q)
+        draws = step_math.frame_draws(self)  # drawn once, in one order, whichever path takes the step
+        out = self._compiled.advance(self, q, qd, tau, obj, draws) if self._compiled is not None else None
+        if out is None:  # the array-API math (torch arrays, compiled_step off, or a non-finite state)
+            # a NaN anywhere in the state makes the sum NaN (the backend leaves an unstable simulation non-finite)
+            nonfinite = ~xp.isfinite(obj.pos.sum(-1) + q.sum(-1) + qd.sum(-1))
+            if nonfinite.any():
+                q, qd, tau, obj = self._stand_in(nonfinite, q, qd, tau, obj)
+            out = step_math.advance(self, q, qd, tau, obj, nonfinite, draws)._replace(lost=self.arrays.any(nonfinite))
+        terminated, truncated, reward, terms = out.terminated, out.truncated, out.reward, out.terms
         info = {
             "reward_terms": terms,
-            "rotation_speed": turned / self.control_dt,        # rad/s about the task axis, unclipped
+            "rotation_speed": out.turned / self.control_dt,    # rad/s about the task axis, unclipped
             "object_height": self.arrays.copy(obj.pos[:, 2]),
-            "tip_contacts": self.backend.fingertip_contacts().sum(-1),
+            "tip_contacts": out.tip_contacts,
         }
         self.autoreset.restart_pending(self._reset_envs, reward, terminated, truncated, info["rotation_speed"],
                                        *terms.values())
         obs = self._observe()
-        if nonfinite.any():  # the finished episode's last observation: finite, its stand-in values
+        if out.lost:  # the finished episode's last observation: finite, its stand-in values
             obs = _finite_obs(obs)
         def stats():
-            band = out_of_band if out_of_band is not None else xp.zeros_like(terminated)
-            return self._episode_stats(terminated, end_causes.classify(nonfinite, fell, left_palm, band, xp))
+            band = out.out_of_band if out.out_of_band is not None else xp.zeros_like(terminated)
+            return self._episode_stats(terminated,
+                                       end_causes.classify(out.nonfinite, out.fell, out.left_palm, band, xp))
 
         obs, ended = self.autoreset.finish(terminated | truncated, obs, stats, self._reset_envs, self._observe)
         info.update(ended)

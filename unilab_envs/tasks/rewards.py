@@ -5,7 +5,9 @@ rates, by the control period (``fall`` is an event: its weight is paid once), so
 ``sum(terms)`` and each term is logged under its own name.
 
 Every function takes ``xp``, the array namespace of its inputs (numpy by default; ``array_api_compat.torch``
-for tensors on a device: docs/gpu_task_layer.md), so the same terms serve either.
+for tensors on a device: docs/gpu_task_layer.md), so the same terms serve either. On host numpy arrays the env
+computes them in ``compiled_step.py`` instead (one numba pass with the rest of the step): a change to a term here
+must be made there too, and ``tests/test_compiled_step.py`` fails until both agree.
 """
 from __future__ import annotations
 

@@ -18,12 +18,15 @@ class TactileFilter:
         self.value = arrays.zeros((num_envs, num_pads))
         self.active = num_pads > 0  # a hand without pads: no reading is taken at all
 
-    def update(self, forces: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Fold this step's raw forces (N, pads) into the readings and return them (N)."""
+    def draw_stale(self, rng):
+        """This step's stale pads, (N, pads) bool, or None without latency (nothing drawn)."""
+        return rng.random(self.value.shape) < self.latency if self.latency > 0 else None
+
+    def update(self, forces: np.ndarray, stale=None) -> np.ndarray:
+        """Fold this step's raw forces (N, pads) into the readings, keeping the ``stale`` ones, and return them."""
         xp = self.xp
         fresh = self.smoothing * self.value + (1.0 - self.smoothing) * xp.minimum(forces, self.max_force)
-        if self.latency > 0:
-            stale = rng.random(self.value.shape) < self.latency
+        if stale is not None:
             fresh = xp.where(stale, self.value, fresh)
         self.value = fresh
         return self.value

@@ -1,0 +1,189 @@
+"""The per-step math of in-hand rotation on host numpy arrays, fused into two numba calls.
+
+At one env, the array-API step (``step_math.advance``) is about a hundred small numpy calls of ~1 us each, longer
+than the physics it follows; this module does the same math in one compiled pass over the envs: the joint
+targets from the actions before the physics, then after it the terminations, the reward terms (the formulas of
+``rewards.py``, weighted by ``RewardScales``), the episode sums, the rotation about the task axis
+(``rotations.rotation_about_axis``) and the new history frame. The env uses it whenever its arrays are numpy and
+``compiled_step`` is on (the default); ``tests/test_compiled_step.py`` holds it equal to the array-API path step by
+step, and ``benchmarks/throughput.py --compare compiled_step=false`` measures what it saves.
+
+The kernels compile on first use (a few seconds) and are cached on disk by numba (``NUMBA_CACHE_DIR``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from . import rewards
+from .step_math import StepMath
+
+#: the episode sums, rows of one (len, N) array: ``EPISODE_MEANS`` then ``reward_<term>`` in ``rewards.TERMS`` order
+NUM_MEANS = 3
+#: the rows of the kernel's flags output (nonfinite: always False there, a non-finite step is not its to take)
+FLAGS = ("terminated", "truncated", "nonfinite", "fell", "left_palm", "out_of_band")
+
+
+@njit(cache=True)
+def _next_targets(actions, targets, lo, hi, scale):
+    """``targets = clip(targets + clip(actions, -1, 1) * scale, lo, hi)`` in place; False (nothing changed) if an
+    action is not finite."""
+    n, nj = targets.shape
+    for i in range(n):
+        for j in range(nj):
+            if not np.isfinite(actions[i, j]):
+                return False
+    for i in range(n):
+        for j in range(nj):
+            t = min(max(actions[i, j], -1.0), 1.0) * scale + targets[i, j]
+            targets[i, j] = min(max(t, lo[j]), hi[j])
+    return True
+
+
+@njit(cache=True)
+def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, start_pos, prev_quat, axis,
+             ep_angle, progress, limit, sums, buf, noise, tactile_forces, tactile, stale, tactile_cfg, touch_on, lo,
+             hi, targets, weights, scalars):
+    term_height, max_dist2, band, clip_lo, clip_hi, inv_radius, inv_nj = scalars
+    n, nj = q.shape
+    nterms = weights.shape[0]
+    ntac = tactile.shape[1]
+    base = 2 * nj + ntac
+    # two outputs (each array returned costs numba a dtype lookup): flags, and values with the terms in rows
+    flags = np.zeros((len(FLAGS), n), np.bool_)
+    terminated, truncated, fell, left_palm, out_of_band = flags[0], flags[1], flags[3], flags[4], flags[5]
+    values = np.empty((nterms + 2, n))
+    terms, reward, turned = values[:nterms], values[nterms], values[nterms + 1]
+    tips = np.zeros(n, np.int64)
+    for i in range(n):  # a non-finite state: change nothing, the array-API path takes the step (as its test)
+        if not np.isfinite(pos[i].sum() + q[i].sum() + qd[i].sum()):
+            return False, flags, values, tips
+    # the tactile readings (TactileFilter.update): clipped, smoothed, stale pads kept
+    if ntac:
+        smoothing, max_force = tactile_cfg
+        for i in range(n):
+            for k in range(ntac):
+                if not (stale.shape[0] and stale[i, k]):
+                    tactile[i, k] = smoothing * tactile[i, k] + (1.0 - smoothing) * min(tactile_forces[i, k],
+                                                                                           max_force)
+    ax, ay, az = axis[0], axis[1], axis[2]
+    for i in range(n):
+        # terminations
+        d0, d1, d2 = pos[i, 0] - palm[i, 0], pos[i, 1] - palm[i, 1], pos[i, 2] - palm[i, 2]
+        fell[i] = pos[i, 2] < term_height
+        left_palm[i] = d0 * d0 + d1 * d1 + d2 * d2 > max_dist2
+        m0, m1, m2 = pos[i, 0] - start_pos[i, 0], pos[i, 1] - start_pos[i, 1], pos[i, 2] - start_pos[i, 2]
+        out_of_band[i] = band >= 0.0 and abs(m2) > band
+        ended = fell[i] or left_palm[i] or out_of_band[i]
+        terminated[i] = ended
+        # reward terms, unweighted, in rewards.TERMS order
+        w_axis = angvel[i, 0] * ax + angvel[i, 1] * ay + angvel[i, 2] * az
+        pose = 0.0
+        tau2 = 0.0
+        power = 0.0
+        tau_abs = 0.0
+        for j in range(nj):
+            e = q[i, j] - start_pose[i, j]
+            pose += e * e
+            tau2 += tau[i, j] * tau[i, j]
+            power += tau[i, j] * qd[i, j]
+            tau_abs += abs(tau[i, j])
+        raw = (min(max(w_axis, clip_lo), clip_hi),
+               abs(linvel[i, 0]) + abs(linvel[i, 1]) + abs(linvel[i, 2]),
+               pose, tau2, power * power, 1.0 if ended else 0.0,
+               max(1.0 - math.sqrt(m0 * m0 + m1 * m1 + m2 * m2) * inv_radius, 0.0))
+        total = 0.0
+        for k in range(nterms):
+            terms[k, i] = raw[k] * weights[k]
+            total += terms[k, i]
+            sums[NUM_MEANS + k, i] += terms[k, i]
+        reward[i] = total
+        v0, v1, v2 = linvel[i, 0], linvel[i, 1], linvel[i, 2]
+        sums[0, i] += math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+        sums[1, i] += tau_abs * inv_nj
+        sums[2, i] += abs(power)
+        # rotation about the axis since the last step (rotations.rotation_about_axis)
+        wf, wt = prev_quat[i, 0], quat[i, 0]
+        f1, f2, f3 = prev_quat[i, 1], prev_quat[i, 2], prev_quat[i, 3]
+        t1, t2, t3 = quat[i, 1], quat[i, 2], quat[i, 3]
+        w = wt * wf + t1 * f1 + t2 * f2 + t3 * f3
+        c1, c2, c3 = f2 * az - f3 * ay, f3 * ax - f1 * az, f1 * ay - f2 * ax  # v_from x axis
+        va = wf * (t1 * ax + t2 * ay + t3 * az) - wt * (f1 * ax + f2 * ay + f3 * az) - (t1 * c1 + t2 * c2 + t3 * c3)
+        va = math.copysign(va, va * w)
+        w = abs(w)
+        s = math.sqrt(max(1.0 - w * w, 0.0))
+        turned[i] = va * (2.0 * math.atan2(s, w) / max(s, 1e-12) if s > 1e-12 else 2.0)
+        for c in range(4):
+            prev_quat[i, c] = quat[i, c]
+        ep_angle[i] += turned[i]
+        progress[i] += 1
+        truncated[i] = progress[i] >= limit[i] and not ended
+        # the history: drop the oldest frame, append (normalised noisy joints, targets, tactile, touch)
+        frames = buf.shape[1]
+        for f in range(frames - 1):
+            for c in range(buf.shape[2]):
+                buf[i, f, c] = buf[i, f + 1, c]
+        last = frames - 1
+        for j in range(nj):
+            qj = q[i, j] + noise[i, j] if noise.shape[0] else q[i, j]
+            buf[i, last, j] = (2.0 * qj - (hi[j] + lo[j])) / (hi[j] - lo[j])
+            buf[i, last, nj + j] = targets[i, j]
+        for k in range(ntac):
+            buf[i, last, 2 * nj + k] = tactile[i, k]
+        for k in range(contacts.shape[1]):
+            if contacts[i, k]:
+                tips[i] += 1
+            if touch_on:
+                buf[i, last, base + k] = 1.0 if contacts[i, k] else 0.0
+    return True, flags, values, tips
+
+
+_NONE = np.zeros((0, 0))
+_NO_STALE = np.zeros((0, 0), np.bool_)
+
+
+class CompiledStep:
+    """The compiled step of one env: its constants, packed once; everything that changes is read per call."""
+
+    def __init__(self, env):
+        cfg = env.cfg
+        nj = env.hand.num_joints
+        band = -1.0 if cfg.height_band is None else float(cfg.height_band)
+        self.scalars = np.array([cfg.termination_height, cfg.max_palm_distance ** 2, band, *cfg.angvel_clip,
+                                 1.0 / cfg.object_pos_radius, 1.0 / nj])
+        self.weights = np.array([getattr(cfg.rewards, t) * (1.0 if t in rewards.EVENTS else env.control_dt)
+                                 for t in rewards.TERMS])
+        self.lo, self.hi = np.ascontiguousarray(env._lo), np.ascontiguousarray(env._hi)
+        self.no_tactile = np.zeros((env.num_envs, 0))
+        self.banded = cfg.height_band is not None
+
+    def next_targets(self, env, actions) -> bool:
+        """The new joint targets, in ``env.targets``; False, with nothing changed, if an action is not finite."""
+        return _next_targets(actions, env.targets, self.lo, self.hi, env.cfg.action_scale)
+
+    def advance(self, env, q, qd, tau, obj, draws) -> StepMath | None:
+        """``step_math.advance`` compiled, or None, with nothing changed, if the state is not finite: the
+        array-API path then takes the step (with the same ``draws``)."""
+        backend, tactile = env.backend, env.tactile
+        noise, stale = draws
+        if tactile.active:
+            forces, readings = backend.tactile_forces(), tactile.value
+            tactile_cfg = (tactile.smoothing, tactile.max_force)
+        else:
+            forces = readings = self.no_tactile
+            tactile_cfg = (0.0, 0.0)
+        finite, flags, values, tips = _advance(
+            q, qd, tau, obj.pos, obj.quat, obj.linvel, obj.angvel, backend.palm_position(),
+            backend.fingertip_contacts(), env.start_pose, env.start_pos, env._prev_quat, env.axis, env.ep_angle,
+            env.progress, env.limit, env._sums, env.history.buf, _NONE if noise is None else noise, forces, readings,
+            _NO_STALE if stale is None else stale, tactile_cfg, env.num_touch > 0, self.lo, self.hi, env.targets,
+            self.weights, self.scalars)
+        if not finite:
+            return None
+        terminated, truncated, nonfinite, fell, left_palm, band = flags
+        k = len(rewards.TERMS)
+        terms = dict(zip(rewards.TERMS, values[:k], strict=True))
+        return StepMath(terminated, truncated, values[k], terms, values[k + 1], tips, nonfinite, fell, left_palm,
+                        band if self.banded else None)
