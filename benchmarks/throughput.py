@@ -13,7 +13,9 @@ Before every timed pair the ceiling is synced to the env's current parameters an
 so both time the same physics: a ceiling left to run on its own drifts into cheaper states (its
 dropped balls fall freely while the env resets them into fresh grasps) and flatters itself. Each
 timed section starts after a 1 ms untimed pause, so that the other batch's idle worker threads
-have stopped spinning.
+have stopped spinning. On one thread (one env) each timed section is instead 20 steps back to back, the ceiling's
+continuing from the env's state at the end of the env's: no worker spins, and a user's one-env loop runs warm,
+which one step timed between the other batch's steps does not.
 Every timed section records its CPU/wall ratio; a run on a busy machine is flagged (see
 ``timing.py``) and must not be published.
 
@@ -48,6 +50,8 @@ def vector_env(env):
 #: untimed pause before each timed section: mujoco.batch's persistent workers spin for ~0.5 ms after a
 #: call, and must not steal the cores from the other batch's timed section (one env has one batch)
 SETTLE = 0.001
+#: steps per timed section on one thread (1 s of simulated time at 20 Hz)
+ONE_THREAD_BLOCK = 20
 
 
 class Subject:
@@ -71,17 +75,27 @@ class Subject:
             self.env.reset()
 
     def timed_pair(self) -> None:
+        """One timed env section and one timed ceiling section from the same state. With worker threads, one step
+        each, after a pause; on one thread (one env) ``ONE_THREAD_BLOCK`` steps each, back to back: no workers
+        spin, and a user's one-env loop runs warm, which a single step timed between two other batches' steps
+        does not (the other batch's memory has pushed this one's out of the caches)."""
+        threaded = self.bare.threads > 1
+        settle, block = (SETTLE, 1) if threaded else (0.0, ONE_THREAD_BLOCK)
         self.bare.sync()
-        time.sleep(SETTLE)
+        time.sleep(settle)
         w0, c0 = clocks()
-        self.env_step()
+        for _ in range(block):
+            self.env_step()
         w1, c1 = clocks()
-        time.sleep(SETTLE)
+        if not threaded:  # the ceiling's block continues from where the env's ended (zero actions on both)
+            self.bare.sync()
+        time.sleep(settle)
         w2, c2 = clocks()
-        self.bare.step(self.substeps)
+        for _ in range(block):
+            self.bare.step(self.substeps)
         w3, c3 = clocks()
-        self.env_sec.add(w1 - w0, c1 - c0)
-        self.phys_sec.add(w3 - w2, c3 - c2)
+        self.env_sec.add(w1 - w0, c1 - c0, block)
+        self.phys_sec.add(w3 - w2, c3 - c2, block)
 
     def row(self) -> dict:
         threads = self.bare.threads

@@ -30,10 +30,10 @@ class Section:
     cpu: float = 0.0
     count: int = 0
 
-    def add(self, wall: float, cpu: float) -> None:
+    def add(self, wall: float, cpu: float, count: int = 1) -> None:
         self.wall += wall
         self.cpu += cpu
-        self.count += 1
+        self.count += count
 
     @property
     def cpu_per_wall(self) -> float:
@@ -109,7 +109,7 @@ def machine_info() -> dict:
         pass
     versions = {}
     for pkg in ("unilab-envs", "mujoco", "numpy", "gymnasium", "torch", "stable-baselines3", "rsl-rl-lib",
-                "motrixsim", "mujoco-warp", "warp-lang"):
+                "motrixsim", "mujoco-warp", "warp-lang", "numba"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
