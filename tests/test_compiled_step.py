@@ -41,11 +41,15 @@ CASES = [  # (env id, num_envs, overrides): pushes and noise are on in every cas
     ("AllegroInhandRotation-v0", 4, {"obs_mode": "hora", "history_touch": True, "privileged_delay": 0.5,
                                      "autoreset_mode": "SameStep"}),
     ("SharpaInhandRotation-v0", 4, {"height_band": 0.01, "obs_mode": "privileged"}),  # tactile with latency
+    ("AllegroInhandRotation-v0", 4, {"sim": "motrix"}),  # another backend's array layouts
 ]
 
 
-@pytest.mark.parametrize("env_id,num_envs,overrides", CASES, ids=["allegro", "allegro-hora-samestep", "sharpa"])
+@pytest.mark.parametrize("env_id,num_envs,overrides", CASES,
+                         ids=["allegro", "allegro-hora-samestep", "sharpa", "allegro-motrix"])
 def test_compiled_step_matches_the_array_api_step(make_vec, env_id, num_envs, overrides):
+    if overrides.get("sim") == "motrix":
+        pytest.importorskip("motrixsim")
     fast, ref = _pair(make_vec, num_envs, env_id, episode_length=30, **overrides)
     assert fast.unwrapped._compiled is not None and ref.unwrapped._compiled is None
     _assert_close(fast.reset(seed=3)[0], ref.reset(seed=3)[0], "reset")
