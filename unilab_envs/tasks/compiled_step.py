@@ -153,8 +153,7 @@ class CompiledStep:
         band = -1.0 if cfg.height_band is None else float(cfg.height_band)
         self.scalars = np.array([cfg.termination_height, cfg.max_palm_distance ** 2, band, *cfg.angvel_clip,
                                  1.0 / cfg.object_pos_radius, 1.0 / nj])
-        self.weights = np.array([getattr(cfg.rewards, t) * (1.0 if t in rewards.EVENTS else env.control_dt)
-                                 for t in rewards.TERMS])
+        self.weights = np.array(list(rewards.weights(cfg.rewards, env.control_dt).values()))  # TERMS order
         self.lo, self.hi = np.ascontiguousarray(env._lo), np.ascontiguousarray(env._hi)
         self.no_tactile = np.zeros((env.num_envs, 0))
         self.banded = cfg.height_band is not None

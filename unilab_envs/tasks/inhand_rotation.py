@@ -314,9 +314,10 @@ class InhandRotationEnv(VectorEnv):
         if out is None:  # the array-API math (torch arrays, compiled_step off, or a non-finite state)
             # a NaN anywhere in the state makes the sum NaN (the backend leaves an unstable simulation non-finite)
             nonfinite = ~xp.isfinite(obj.pos.sum(-1) + q.sum(-1) + qd.sum(-1))
-            if nonfinite.any():
+            lost = self.arrays.any(nonfinite)
+            if lost:
                 q, qd, tau, obj = self._stand_in(nonfinite, q, qd, tau, obj)
-            out = step_math.advance(self, q, qd, tau, obj, nonfinite, draws)._replace(lost=self.arrays.any(nonfinite))
+            out = step_math.advance(self, q, qd, tau, obj, nonfinite, draws)._replace(lost=lost)
         terminated, truncated, reward, terms = out.terminated, out.truncated, out.reward, out.terms
         info = {
             "reward_terms": terms,

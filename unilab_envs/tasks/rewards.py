@@ -57,6 +57,11 @@ def fall(fell: np.ndarray, xp=np, dtype=None) -> np.ndarray:
 EVENTS = ("fall",)
 
 
+def weights(scales: RewardScales, dt: float) -> dict[str, float]:
+    """Each term's factor: its scale, times ``dt`` unless it is an event (paid once)."""
+    return {name: getattr(scales, name) * (1.0 if name in EVENTS else dt) for name in TERMS}
+
+
 def weighted_terms(scales: RewardScales, dt: float, *, angvel, axis, clip, linvel, joint_pos,
                    start_pose, tau, joint_vel, fell, object_offset, object_radius, xp=np) -> dict[str, np.ndarray]:
     """Every term times its scale (and ``dt`` unless it is an event); the reward is the sum of the values."""
@@ -69,7 +74,8 @@ def weighted_terms(scales: RewardScales, dt: float, *, angvel, axis, clip, linve
         "fall": fall(fell, xp, angvel.dtype),
         "object_pos": object_pos(object_offset, object_radius, xp),
     }
-    return {name: value * (getattr(scales, name) * (1.0 if name in EVENTS else dt)) for name, value in raw.items()}
+    w = weights(scales, dt)
+    return {name: value * w[name] for name, value in raw.items()}
 
 
 TERMS = ("rotate", "object_linvel", "pose_diff", "torque", "work", "fall", "object_pos")

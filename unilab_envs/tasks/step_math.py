@@ -75,7 +75,8 @@ def advance(env, q, qd, tau, obj, nonfinite, draws) -> StepMath:
     noise, stale = draws
     q_seen = q if noise is None else q + noise
     tactile = env.tactile.update(env.backend.tactile_forces(), stale) if env.tactile.active else None
-    touch = env.backend.fingertip_contacts() if env.num_touch else None
-    env.history.push(normalize_joints(q_seen, env.joint_ranges), env.targets, tactile, touch)
-    tips = env.backend.fingertip_contacts().sum(-1)
-    return StepMath(terminated, truncated, reward, terms, turned, tips, nonfinite, fell, left_palm, out_of_band)
+    contacts = env.backend.fingertip_contacts()
+    env.history.push(normalize_joints(q_seen, env.joint_ranges), env.targets, tactile,
+                     contacts if env.num_touch else None)
+    return StepMath(terminated, truncated, reward, terms, turned, contacts.sum(-1), nonfinite, fell, left_palm,
+                    out_of_band)
