@@ -50,7 +50,7 @@ def test_curriculum_sets_the_simulated_ranges_on_its_schedule(make_vec):
     env.reset(seed=0)
     mass, friction = _mass_and_friction(env)
     assert mass.max() <= 0.05 and friction.min() >= 1.0  # the start values
-    assert not u.pushes.step(u.mass, u.np_random).any()  # no pushes yet (force scale 0)
+    assert not u.pushes.step(u.mass, u._draws.next()).any()  # no pushes yet (force scale 0)
     obs_a, *_ = env.step(np.zeros((64, 16)))
     u.set_training_progress(1000)  # half way
     assert u.curriculum_state() == pytest.approx({"progress": 0.5, "mass_max": 0.15, "friction_min": 0.65,

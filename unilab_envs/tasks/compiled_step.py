@@ -44,9 +44,11 @@ def _next_targets(actions, targets, lo, hi, scale):
 
 @njit(cache=True)
 def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, start_pos, prev_quat, axis,
-             ep_angle, progress, limit, sums, buf, noise, tactile_forces, tactile, stale, tactile_cfg, touch_on, lo,
-             hi, targets, weights, scalars):
+             ep_angle, progress, limit, sums, buf, uniform, tactile_forces, tactile, tactile_cfg, touch_on, lo, hi,
+             targets, weights, scalars, draw_cfg):
     term_height, max_dist2, band, clip_lo, clip_hi, inv_radius, inv_nj = scalars
+    # the step's uniforms (step_draws): joint noise from column noise_col (-1: none), stale pads from stale_col
+    noise_col, noise_scale, stale_col, latency = int(draw_cfg[0]), draw_cfg[1], int(draw_cfg[2]), draw_cfg[3]
     n, nj = q.shape
     nterms = weights.shape[0]
     ntac = tactile.shape[1]
@@ -65,7 +67,7 @@ def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, 
         smoothing, max_force = tactile_cfg
         for i in range(n):
             for k in range(ntac):
-                if not (stale.shape[0] and stale[i, k]):
+                if not (stale_col >= 0 and uniform[i, stale_col + k] < latency):
                     tactile[i, k] = smoothing * tactile[i, k] + (1.0 - smoothing) * min(tactile_forces[i, k],
                                                                                            max_force)
     ax, ay, az = axis[0], axis[1], axis[2]
@@ -127,7 +129,7 @@ def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, 
                 buf[i, f, c] = buf[i, f + 1, c]
         last = frames - 1
         for j in range(nj):
-            qj = q[i, j] + noise[i, j] if noise.shape[0] else q[i, j]
+            qj = q[i, j] + noise_scale * (2.0 * uniform[i, noise_col + j] - 1.0) if noise_col >= 0 else q[i, j]
             buf[i, last, j] = (2.0 * qj - (hi[j] + lo[j])) / (hi[j] - lo[j])
             buf[i, last, nj + j] = targets[i, j]
         for k in range(ntac):
@@ -138,10 +140,6 @@ def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, 
             if touch_on:
                 buf[i, last, base + k] = 1.0 if contacts[i, k] else 0.0
     return True, flags, values, tips
-
-
-_NONE = np.zeros((0, 0))
-_NO_STALE = np.zeros((0, 0), np.bool_)
 
 
 class CompiledStep:
@@ -157,6 +155,7 @@ class CompiledStep:
         self.lo, self.hi = np.ascontiguousarray(env._lo), np.ascontiguousarray(env._hi)
         self.no_tactile = np.zeros((env.num_envs, 0))
         self.banded = cfg.height_band is not None
+        self.draw_cfg = np.array([env._draws.offset("noise"), 0.0, env._draws.offset("stale"), env.tactile.latency])
 
     def next_targets(self, env, actions) -> bool:
         """The new joint targets, in ``env.targets``; False, with nothing changed, if an action is not finite."""
@@ -164,9 +163,9 @@ class CompiledStep:
 
     def advance(self, env, q, qd, tau, obj, draws) -> StepMath | None:
         """``step_math.advance`` compiled, or None, with nothing changed, if the state is not finite: the
-        array-API path then takes the step (with the same ``draws``)."""
+        array-API path then takes the step (with the same ``draws``, ``step_draws.Draws``)."""
         backend, tactile = env.backend, env.tactile
-        noise, stale = draws
+        self.draw_cfg[1] = env.dr.joint_noise_scale  # the curriculum's, this step
         if tactile.active:
             forces, readings = backend.tactile_forces(), tactile.value
             tactile_cfg = (tactile.smoothing, tactile.max_force)
@@ -176,9 +175,8 @@ class CompiledStep:
         finite, flags, values, tips = _advance(
             q, qd, tau, obj.pos, obj.quat, obj.linvel, obj.angvel, backend.palm_position(),
             backend.fingertip_contacts(), env.start_pose, env.start_pos, env._prev_quat, env.axis, env.ep_angle,
-            env.progress, env.limit, env._sums, env.history.buf, _NONE if noise is None else noise, forces, readings,
-            _NO_STALE if stale is None else stale, tactile_cfg, env.num_touch > 0, self.lo, self.hi, env.targets,
-            self.weights, self.scalars)
+            env.progress, env.limit, env._sums, env.history.buf, draws.uniform, forces, readings, tactile_cfg,
+            env.num_touch > 0, self.lo, self.hi, env.targets, self.weights, self.scalars, self.draw_cfg)
         if not finite:
             return None
         terminated, truncated, nonfinite, fell, left_palm, band = flags

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ..config import require, require_range
 from .arrays import NUMPY, Arrays
@@ -97,23 +98,36 @@ def sample_params(cfg: DomainRandConfig, nominal: dict[str, np.ndarray], scale_i
 
 
 class RandomPushes:
-    """HORA's random object forces: decaying pushes, a new one with probability ``force_prob``."""
+    """HORA's random object forces: decaying pushes, a new one with probability ``force_prob``, in a random
+    direction of size ``force_scale`` times the object's mass (standard normal per axis)."""
 
     def __init__(self, cfg: DomainRandConfig, num_envs: int, control_dt: float, arrays: Arrays = NUMPY):
         self.active = cfg.enabled and cfg.external_force and cfg.force_scale > 0
         self.cfg = cfg
         self.decay = cfg.force_decay ** (control_dt / cfg.force_decay_interval)
         self.force = arrays.zeros((num_envs, 3))
+        self.column = 0  # the onset's column in the step's uniforms (StepDraws column "push")
 
-    def step(self, mass: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Decay the pushes, start new ones, and return the (N, 3) forces to apply."""
+    def step(self, mass: np.ndarray, draws) -> np.ndarray:
+        """Decay the pushes, start new ones from this step's ``draws`` (``step_draws.Draws``: the onset uniform in
+        column ``column``, the direction in ``normal``), and return the (N, 3) forces to apply."""
         if self.active:
-            self.force *= self.decay
-            new = rng.random(len(self.force)) < self.cfg.force_prob
-            k = np.count_nonzero(new) if isinstance(new, np.ndarray) else int(new.sum())  # numpy's: ~10x faster
-            if k:
-                self.force[new] = rng.standard_normal((k, 3)) * (mass[new, None] * self.cfg.force_scale)
+            onset = draws.uniform[:, self.column]
+            if isinstance(self.force, np.ndarray):  # one compiled pass: a one-env step pays ~1 us, not ~10
+                _push(self.force, mass, onset, draws.normal, self.decay, self.cfg.force_prob, self.cfg.force_scale)
+            else:
+                self.force *= self.decay
+                new = (onset < self.cfg.force_prob)[:, None]
+                self.force[:] = self.force.where(~new, draws.normal * (mass[:, None] * self.cfg.force_scale))
         return self.force
 
     def reset(self, ids: np.ndarray) -> None:
         self.force[ids] = 0.0
+
+
+@njit(cache=True)
+def _push(force, mass, onset, normal, decay, prob, scale):
+    for i in range(force.shape[0]):
+        new = onset[i] < prob
+        for c in range(3):
+            force[i, c] = normal[i, c] * (mass[i] * scale) if new else force[i, c] * decay

@@ -34,6 +34,7 @@ from .domain_rand import RandomPushes, assign_scales, sample_params
 from .observations import FrameHistory, normalize_joints, to_unit_range
 from .presets import rotation_config
 from .start_states import EpisodeStarts, load_start_grasps
+from .step_draws import StepDraws
 from .tactile import TactileFilter
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,12 @@ class InhandRotationEnv(VectorEnv):
         self.mass, self.scale = zeros(n), zeros(n)
         self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt, arr)  # on if pushes are on at full range
         self.pushes.cfg = dr
+        # each step's random numbers, drawn for a block of steps at once (step_draws.py)
+        full = cfg.domain_rand
+        self._draws = StepDraws(n, {"push": int(self.pushes.active),
+                                    "noise": nj if full.enabled and full.joint_noise else 0,
+                                    "stale": ntac if self.tactile.drawn else 0}, 3 if self.pushes.active else 0, arr)
+        self.pushes.column = self._draws.offset("push")
         self.ep_angle = zeros(n)
         # Per-episode sums of physical quantities (speed m/s, torque N m, power W) and of each reward term.
         # One (10, N) array (what the compiled step updates), named by row.
@@ -191,6 +198,7 @@ class InhandRotationEnv(VectorEnv):
             # On a device both streams are torch generators seeded from np_random's.
             self._reset_rng = self.arrays.generator(self.np_random.spawn(1)[0])
             self._step_rng = self.arrays.generator(self.np_random)
+            self._draws.start(self._step_rng)
         mask = None if options is None else options.get("reset_mask")
         arr = self.arrays
         ids = arr.arange(self.num_envs) if mask is None else arr.flatnonzero(arr.asarray(mask, self.xp.bool))
@@ -303,13 +311,13 @@ class InhandRotationEnv(VectorEnv):
                                                      + self.targets, self._lo), self._hi)
         if not finite:
             raise ValueError("actions contain NaN or inf")
-        self.backend.apply_object_force(self.pushes.step(self.mass, self._step_rng))
+        draws = self._draws.next()  # one step's random numbers, the same whichever path takes the step
+        self.backend.apply_object_force(self.pushes.step(self.mass, draws))
         self.backend.step(self.targets, cfg.control_substeps)
 
         q, qd = self.backend.joint_state()
         obj = self.backend.object_state()
         tau = self.backend.actuator_forces()
-        draws = step_math.frame_draws(self)  # drawn once, in one order, whichever path takes the step
         out = self._compiled.advance(self, q, qd, tau, obj, draws) if self._compiled is not None else None
         if out is None:  # the array-API math (torch arrays, compiled_step off, or a non-finite state)
             # a NaN anywhere in the state makes the sum NaN (the backend leaves an unstable simulation non-finite)
@@ -317,7 +325,8 @@ class InhandRotationEnv(VectorEnv):
             lost = self.arrays.any(nonfinite)
             if lost:
                 q, qd, tau, obj = self._stand_in(nonfinite, q, qd, tau, obj)
-            out = step_math.advance(self, q, qd, tau, obj, nonfinite, draws)._replace(lost=lost)
+            out = step_math.advance(self, q, qd, tau, obj, nonfinite, step_math.frame_draws(self, draws))._replace(
+                lost=lost)
         terminated, truncated, reward, terms = out.terminated, out.truncated, out.reward, out.terms
         info = {
             "reward_terms": terms,

@@ -30,14 +30,15 @@ class StepMath(NamedTuple):
     lost: bool = False         # whether any env's state was not finite
 
 
-def frame_draws(env):
-    """This step's draws for the history frame, in the order every path takes them: joint noise (N, joints) or
-    None, then the stale tactile pads (N, pads) or None."""
-    dr = env.dr
-    noise = None
-    if dr.enabled and dr.joint_noise:
-        noise = env._step_rng.uniform(-dr.joint_noise_scale, dr.joint_noise_scale, (env.num_envs, env.hand.num_joints))
-    stale = env.tactile.draw_stale(env._step_rng) if env.tactile.active else None
+def frame_draws(env, draws):
+    """This step's draws for the history frame, from its ``step_draws.Draws``: joint noise (N, joints) or None, then
+    the stale tactile pads (N, pads) or None (the compiled step maps the same uniforms the same way)."""
+    u, columns = draws.uniform, env._draws.columns
+    noise = stale = None
+    if "noise" in columns:
+        noise = env.dr.joint_noise_scale * (2.0 * u[:, columns["noise"]] - 1.0)
+    if "stale" in columns:
+        stale = env.tactile.stale(u[:, columns["stale"]])
     return noise, stale
 
 

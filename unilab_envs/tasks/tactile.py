@@ -18,9 +18,14 @@ class TactileFilter:
         self.value = arrays.zeros((num_envs, num_pads))
         self.active = num_pads > 0  # a hand without pads: no reading is taken at all
 
-    def draw_stale(self, rng):
-        """This step's stale pads, (N, pads) bool, or None without latency (nothing drawn)."""
-        return rng.random(self.value.shape) < self.latency if self.latency > 0 else None
+    @property
+    def drawn(self) -> bool:
+        """Whether a step draws stale pads (pads and a latency): a uniform in [0, 1) per env and pad."""
+        return self.active and self.latency > 0
+
+    def stale(self, uniform):
+        """This step's stale pads, (N, pads) bool, from uniforms in [0, 1) (``step_draws``)."""
+        return uniform < self.latency
 
     def update(self, forces: np.ndarray, stale=None) -> np.ndarray:
         """Fold this step's raw forces (N, pads) into the readings, keeping the ``stale`` ones, and return them."""
