@@ -84,10 +84,12 @@ class Autoreset:
         self.mode = resolve_mode(mode)
         self.num_envs, self.arrays = num_envs, arrays
         self.pending = arrays.zeros(num_envs, arrays.xp.bool)  # NEXT_STEP: ended in the last step, restart now
+        self.has_pending = False  # whether any is: a flag, read without touching the array (or the device)
         self.started = False
 
     def on_reset(self, ids: np.ndarray) -> None:
         self.pending[ids] = False
+        self.has_pending = self.arrays.any(self.pending)
         self.started = True
 
     def require_started(self) -> None:
@@ -97,12 +99,13 @@ class Autoreset:
     def restart_pending(self, reset_envs: Callable[[np.ndarray], None], *outputs: np.ndarray) -> None:
         """NEXT_STEP: the envs that ended in the last step were stepped along with the batch (one call);
         zero their entries of this step's ``outputs`` (reward, flags, terms) and start their next episode."""
-        if self.arrays.any(self.pending):
+        if self.has_pending:
             ids = self.arrays.flatnonzero(self.pending)
             for value in outputs:
                 value[ids] = 0
             reset_envs(ids)
             self.pending[ids] = False
+            self.has_pending = False
 
     def finish(self, done: np.ndarray, obs, stats: Callable[[], dict], reset_envs: Callable[[np.ndarray], None],
                observe: Callable[[], object]) -> tuple[object, dict]:
@@ -115,4 +118,5 @@ class Autoreset:
             reset_envs(ids)
             return observe(), info
         self.pending[ids] = True
+        self.has_pending = True
         return obs, episode_info(ids, self.num_envs, stats(), self.arrays)

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from . import rewards
+from .observations import OBS_CLIP
 from .step_math import StepMath
 
 #: the episode sums, rows of one (len, N) array: ``EPISODE_MEANS`` then ``reward_<term>`` in ``rewards.TERMS`` order
@@ -45,23 +46,27 @@ def _next_targets(actions, targets, lo, hi, scale):
 @njit(cache=True)
 def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, start_pos, prev_quat, axis,
              ep_angle, progress, limit, sums, buf, uniform, tactile_forces, tactile, tactile_cfg, touch_on, lo, hi,
-             targets, weights, scalars, draw_cfg):
-    term_height, max_dist2, band, clip_lo, clip_hi, inv_radius, inv_nj = scalars
+             targets, weights, scalars, draw_cfg, obs_frames, obs_clip):
+    term_height, max_dist2, band, clip_lo, clip_hi, inv_radius, inv_nj, inv_dt = scalars
     # the step's uniforms (step_draws): joint noise from column noise_col (-1: none), stale pads from stale_col
     noise_col, noise_scale, stale_col, latency = int(draw_cfg[0]), draw_cfg[1], int(draw_cfg[2]), draw_cfg[3]
     n, nj = q.shape
     nterms = weights.shape[0]
     ntac = tactile.shape[1]
     base = 2 * nj + ntac
-    # two outputs (each array returned costs numba a dtype lookup): flags, and values with the terms in rows
+    # few outputs (each array returned costs numba a dtype lookup): flags and values with their entries in rows
     flags = np.zeros((len(FLAGS), n), np.bool_)
     terminated, truncated, fell, left_palm, out_of_band = flags[0], flags[1], flags[3], flags[4], flags[5]
-    values = np.empty((nterms + 2, n))
+    values = np.empty((nterms + 4, n))
     terms, reward, turned = values[:nterms], values[nterms], values[nterms + 1]
+    speed, height = values[nterms + 2], values[nterms + 3]
+    reward32 = np.empty(n, np.float32)
     tips = np.zeros(n, np.int64)
+    # the observation of obs_mode "state" (obs_frames > 0): the newest frames without touch, clipped
+    obs = np.empty((n, max(obs_frames, 0) * base), np.float32)
     for i in range(n):  # a non-finite state: change nothing, the array-API path takes the step (as its test)
         if not np.isfinite(pos[i].sum() + q[i].sum() + qd[i].sum()):
-            return False, flags, values, tips
+            return False, flags, values, tips, reward32, obs, False
     # the tactile readings (TactileFilter.update): clipped, smoothed, stale pads kept
     if ntac:
         smoothing, max_force = tactile_cfg
@@ -102,6 +107,8 @@ def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, 
             total += terms[k, i]
             sums[NUM_MEANS + k, i] += terms[k, i]
         reward[i] = total
+        reward32[i] = total
+        height[i] = pos[i, 2]
         v0, v1, v2 = linvel[i, 0], linvel[i, 1], linvel[i, 2]
         sums[0, i] += math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
         sums[1, i] += tau_abs * inv_nj
@@ -117,6 +124,7 @@ def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, 
         w = abs(w)
         s = math.sqrt(max(1.0 - w * w, 0.0))
         turned[i] = va * (2.0 * math.atan2(s, w) / max(s, 1e-12) if s > 1e-12 else 2.0)
+        speed[i] = turned[i] * inv_dt
         for c in range(4):
             prev_quat[i, c] = quat[i, c]
         ep_angle[i] += turned[i]
@@ -139,7 +147,13 @@ def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, 
                 tips[i] += 1
             if touch_on:
                 buf[i, last, base + k] = 1.0 if contacts[i, k] else 0.0
-    return True, flags, values, tips
+        for f in range(max(obs_frames, 0)):
+            for c in range(base):
+                obs[i, f * base + c] = min(max(buf[i, frames - obs_frames + f, c], -obs_clip), obs_clip)
+    any_done = False
+    for i in range(n):
+        any_done = any_done or terminated[i] or truncated[i]
+    return True, flags, values, tips, reward32, obs, any_done
 
 
 class CompiledStep:
@@ -150,11 +164,12 @@ class CompiledStep:
         nj = env.hand.num_joints
         band = -1.0 if cfg.height_band is None else float(cfg.height_band)
         self.scalars = np.array([cfg.termination_height, cfg.max_palm_distance ** 2, band, *cfg.angvel_clip,
-                                 1.0 / cfg.object_pos_radius, 1.0 / nj])
+                                 1.0 / cfg.object_pos_radius, 1.0 / nj, 1.0 / env.control_dt])
         self.weights = np.array(list(rewards.weights(cfg.rewards, env.control_dt).values()))  # TERMS order
         self.lo, self.hi = np.ascontiguousarray(env._lo), np.ascontiguousarray(env._hi)
         self.no_tactile = np.zeros((env.num_envs, 0))
         self.banded = cfg.height_band is not None
+        self.obs_frames = cfg.obs_frames if cfg.obs_mode == "state" else 0  # else the env observes in Python
         self.draw_cfg = np.array([env._draws.offset("noise"), 0.0, env._draws.offset("stale"), env.tactile.latency])
 
     def next_targets(self, env, actions) -> bool:
@@ -172,15 +187,17 @@ class CompiledStep:
         else:
             forces = readings = self.no_tactile
             tactile_cfg = (0.0, 0.0)
-        finite, flags, values, tips = _advance(
+        finite, flags, values, tips, reward32, obs, any_done = _advance(
             q, qd, tau, obj.pos, obj.quat, obj.linvel, obj.angvel, backend.palm_position(),
             backend.fingertip_contacts(), env.start_pose, env.start_pos, env._prev_quat, env.axis, env.ep_angle,
             env.progress, env.limit, env._sums, env.history.buf, draws.uniform, forces, readings, tactile_cfg,
-            env.num_touch > 0, self.lo, self.hi, env.targets, self.weights, self.scalars, self.draw_cfg)
+            env.num_touch > 0, self.lo, self.hi, env.targets, self.weights, self.scalars, self.draw_cfg,
+            self.obs_frames, OBS_CLIP)
         if not finite:
             return None
         terminated, truncated, nonfinite, fell, left_palm, band = flags
         k = len(rewards.TERMS)
         terms = dict(zip(rewards.TERMS, values[:k], strict=True))
         return StepMath(terminated, truncated, values[k], terms, values[k + 1], tips, nonfinite, fell, left_palm,
-                        band if self.banded else None)
+                        band if self.banded else None, values[k + 2], values[k + 3], reward32=reward32,
+                        observation=obs if self.obs_frames else None, any_done=any_done)

@@ -31,7 +31,7 @@ from . import autoreset, compiled_step, curriculum, domain_rand, end_causes, rew
 from .arrays import arrays_of
 from .config import InhandRotationConfig
 from .domain_rand import RandomPushes, assign_scales, sample_params
-from .observations import FrameHistory, normalize_joints, to_unit_range
+from .observations import OBS_CLIP, FrameHistory, normalize_joints, to_unit_range
 from .presets import rotation_config
 from .start_states import EpisodeStarts, load_start_grasps
 from .step_draws import StepDraws
@@ -47,7 +47,6 @@ PRIV_FIELDS = {"offset": (0, 3), "scale": (3, 4), "mass": (4, 5), "friction": (5
                "gravity": (9, 12)}
 #: the entries ``privileged_delay`` holds at 0 early in an episode: scale, mass, friction, centre of mass
 PRIV_HIDDEN = slice(PRIV_FIELDS["scale"][0], PRIV_FIELDS["com"][1])
-OBS_CLIP = 5.0  # HORA's clipObservations: every observation entry lies in [-5, 5]
 #: per-episode means in ``final_info``: object speed (m/s), mean |joint torque| (N m), |mechanical power| (W)
 EPISODE_MEANS = ("object_speed", "torque", "power")
 
@@ -328,26 +327,28 @@ class InhandRotationEnv(VectorEnv):
             out = step_math.advance(self, q, qd, tau, obj, nonfinite, step_math.frame_draws(self, draws))._replace(
                 lost=lost)
         terminated, truncated, reward, terms = out.terminated, out.truncated, out.reward, out.terms
-        info = {
-            "reward_terms": terms,
-            "rotation_speed": out.turned / self.control_dt,    # rad/s about the task axis, unclipped
-            "object_height": self.arrays.copy(obj.pos[:, 2]),
-            "tip_contacts": out.tip_contacts,
-        }
-        self.autoreset.restart_pending(self._reset_envs, reward, terminated, truncated, info["rotation_speed"],
-                                       *terms.values())
-        obs = self._observe()
-        if out.lost:  # the finished episode's last observation: finite, its stand-in values
-            obs = _finite_obs(obs)
-        def stats():
-            band = out.out_of_band if out.out_of_band is not None else xp.zeros_like(terminated)
-            return self._episode_stats(terminated,
-                                       end_causes.classify(out.nonfinite, out.fell, out.left_palm, band, xp))
+        info = {"reward_terms": terms, "rotation_speed": out.rotation_speed, "object_height": out.object_height,
+                "tip_contacts": out.tip_contacts}
+        obs, reward32 = out.observation, out.reward32  # the compiled step's, for obs_mode "state"
+        if self.autoreset.has_pending:
+            self.autoreset.restart_pending(self._reset_envs, reward, terminated, truncated, out.rotation_speed,
+                                           *terms.values())
+            obs = reward32 = None  # observe the new episodes; the reward of theirs was zeroed
+        if obs is None:
+            obs = self._observe()
+            if out.lost:  # the finished episode's last observation: finite, its stand-in values
+                obs = _finite_obs(obs)
+        if reward32 is None:
+            reward32 = reward.astype(np.float32) if xp is np else xp.astype(reward, xp.float32)
+        if out.any_done is not False:  # None: not known (the array-API path)
+            def stats():
+                band = out.out_of_band if out.out_of_band is not None else xp.zeros_like(terminated)
+                return self._episode_stats(terminated,
+                                           end_causes.classify(out.nonfinite, out.fell, out.left_palm, band, xp))
 
-        obs, ended = self.autoreset.finish(terminated | truncated, obs, stats, self._reset_envs, self._observe)
-        info.update(ended)
-        return obs, (reward.astype(np.float32) if xp is np else xp.astype(reward, xp.float32)), terminated, \
-            truncated, info
+            obs, ended = self.autoreset.finish(terminated | truncated, obs, stats, self._reset_envs, self._observe)
+            info.update(ended)
+        return obs, reward32, terminated, truncated, info
 
     def _stand_in(self, bad: np.ndarray, q, qd, tau, obj: ObjectState):
         """Envs ``bad`` went non-finite this step: count them (a warning) and give the step's reward, statistics

@@ -5,6 +5,8 @@ import numpy as np
 
 from .arrays import NUMPY, Arrays
 
+OBS_CLIP = 5.0  # HORA's clipObservations: every observation entry lies in [-5, 5]
+
 
 def normalize_joints(q: np.ndarray, ranges: np.ndarray) -> np.ndarray:
     """Map joint positions from [lower, upper] to [-1, 1]."""

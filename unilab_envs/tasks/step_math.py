@@ -27,7 +27,13 @@ class StepMath(NamedTuple):
     fell: np.ndarray
     left_palm: np.ndarray
     out_of_band: np.ndarray | None  # None without a height band
+    rotation_speed: np.ndarray  # (N,) rad/s about the task axis this step, unclipped
+    object_height: np.ndarray  # (N,) m, a copy
     lost: bool = False         # whether any env's state was not finite
+    # the compiled step's: the reward as float32, obs_mode "state"'s observation, and whether any episode ended
+    reward32: np.ndarray | None = None
+    observation: np.ndarray | None = None
+    any_done: bool | None = None
 
 
 def frame_draws(env, draws):
@@ -80,4 +86,4 @@ def advance(env, q, qd, tau, obj, nonfinite, draws) -> StepMath:
     env.history.push(normalize_joints(q_seen, env.joint_ranges), env.targets, tactile,
                      contacts if env.num_touch else None)
     return StepMath(terminated, truncated, reward, terms, turned, contacts.sum(-1), nonfinite, fell, left_palm,
-                    out_of_band)
+                    out_of_band, turned / env.control_dt, env.arrays.copy(obj.pos[:, 2]))
