@@ -48,6 +48,33 @@ PARAM_SHAPES = {
 }
 
 
+def readings_layout(num_joints: int, num_contacts: int, num_tactile: int) -> dict[str, slice]:
+    """The columns of ``readings()``: joint positions, velocities and actuator forces, the object's position,
+    wxyz quaternion, linear and angular velocity, the palm position, the fingertip contacts (1.0 or 0.0) and
+    the tactile pad forces, in that order."""
+    widths = {"q": num_joints, "qd": num_joints, "tau": num_joints, "pos": 3, "quat": 4, "linvel": 3, "angvel": 3,
+              "palm": 3, "contacts": num_contacts, "tactile": num_tactile}
+    out, start = {}, 0
+    for name, width in widths.items():
+        out[name] = slice(start, start + width)
+        start += width
+    return out
+
+
+def pack_readings(backend, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` (N, readings_layout width) from a backend's getters (what ``readings`` is for a backend
+    without a compiled one)."""
+    q, qd = backend.joint_state()
+    obj = backend.object_state()
+    parts = (q, qd, backend.actuator_forces(), obj.pos, obj.quat, obj.linvel, obj.angvel, backend.palm_position(),
+             backend.fingertip_contacts(), backend.tactile_forces())
+    start = 0
+    for x in parts:
+        out[:, start:start + x.shape[1]] = x
+        start += x.shape[1]
+    return out
+
+
 class ObjectState(NamedTuple):
     pos: np.ndarray      # (N, 3) world position of the object frame
     quat: np.ndarray     # (N, 4) wxyz
@@ -68,6 +95,10 @@ class PhysicsBackend(Protocol):
 
     def step(self, ctrl: np.ndarray, substeps: int) -> None:
         """Hold actuator targets ``ctrl`` (N, nu) for ``substeps`` physics steps."""
+
+    def readings(self) -> np.ndarray:
+        """Every per-step reading in one (N, width) host float64 array, columns as ``readings_layout`` (for a
+        compiled task step; numpy backends only). May be a buffer that the next call overwrites."""
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         """Hand joint positions and velocities, (N, nj) each."""
@@ -159,6 +190,12 @@ class CachedReadings:
     def joint_state(self) -> tuple[np.ndarray, np.ndarray]:
         return self._q, self._qd
 
+    def readings(self) -> np.ndarray:
+        if getattr(self, "_readings", None) is None:
+            self._readings = np.zeros((self.num_envs, 3 * self._q.shape[1] + 16 + self._touch.shape[1] +
+                                       self._tactile.shape[1]))
+        return pack_readings(self, self._readings)
+
     def object_state(self) -> ObjectState:
         return self._object
 
@@ -195,4 +232,4 @@ class CachedReadings:
 
 
 __all__ = ["PARAM_SHAPES", "CachedReadings", "ObjectState", "PhysicsBackend", "SceneLayout", "check_ids",
-           "check_params", "host", "is_torch"]
+           "check_params", "host", "is_torch", "pack_readings", "readings_layout"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 
 import mujoco
@@ -10,7 +11,7 @@ from mujoco import batch as mjbatch
 from numba import njit
 
 from ..scene import PhysicsOptions, SceneLayout
-from .base import ObjectState, check_ids
+from .base import ObjectState, check_ids, readings_layout
 
 _VEL = mujoco.mjtStage.mjSTAGE_VEL
 
@@ -70,6 +71,12 @@ class MujocoBatchBackend:
         forces = [m.sensor(n).adr[0] for n in layout.tactile_sensors]
         self._s_force = _as_slice((np.asarray(forces, np.int64)[:, None] + np.arange(3)).ravel())
 
+        # readings(): every per-step reading gathered in one compiled pass, addresses in one int array
+        nj, nc, ntac = len(jids), len(layout.contact_sensors), len(layout.tactile_sensors)
+        self._read_idx = np.concatenate([[nj, nc, ntac, self._oq, self._ov, palm], self._jq, self._jv, self._act,
+                                         [m.sensor(n).adr[0] for n in layout.contact_sensors], forces]).astype(np.int64)
+        self._readings = np.zeros((num_envs, readings_layout(nj, nc, ntac)["tactile"].stop))
+
         self._nominal = {
             "object_mass": np.array(m.body_mass[self._obody]),
             "object_com": m.body_ipos[self._obody].copy(),
@@ -96,6 +103,9 @@ class MujocoBatchBackend:
     def object_state(self) -> ObjectState:
         s = free_joint_state(self._qpos, self._qvel, self._oq, self._ov)
         return ObjectState(s[:, :3], s[:, 3:7], s[:, 7:10], s[:, 10:])
+
+    def readings(self) -> np.ndarray:
+        return _read(self._qpos, self._qvel, self._force, self._sensor, self._read_idx, self._readings)
 
     def fingertip_positions(self) -> np.ndarray:
         return self._sensor[:, self._s_tips].reshape(self.num_envs, -1, 3)
@@ -229,6 +239,34 @@ def hand_collision_geoms(model: mujoco.MjModel, hand) -> list[int]:
     """Ids of the hand's colliding geoms (contype set), in MJCF order: the geoms friction randomisation reaches."""
     root = model.body(hand_root_body(model, hand)).id
     return [g for g in range(model.ngeom) if model.geom_contype[g] and model.body_rootid[model.geom_bodyid[g]] == root]
+
+
+@njit(cache=True)
+def _read(qpos, qvel, force, sensor, idx, out):
+    """``readings()`` into ``out``: ``idx`` holds the counts (joints, contacts, pads), the free joint's qpos and qvel
+    addresses, the palm sensor's, then per joint its qpos, qvel and actuator address, the contact sensors' and the
+    pad force sensors'."""
+    nj, nc, ntac, oq, ov, palm = idx[0], idx[1], idx[2], idx[3], idx[4], idx[5]
+    jq, jv, act, touch, pads = 6, 6 + nj, 6 + 2 * nj, 6 + 3 * nj, 6 + 3 * nj + nc
+    obj = free_joint_state(qpos, qvel, oq, ov)
+    for i in range(out.shape[0]):
+        for j in range(nj):
+            out[i, j] = qpos[i, idx[jq + j]]
+            out[i, nj + j] = qvel[i, idx[jv + j]]
+            out[i, 2 * nj + j] = force[i, idx[act + j]]
+        c = 3 * nj
+        for k in range(13):
+            out[i, c + k] = obj[i, k]
+        for k in range(3):
+            out[i, c + 13 + k] = sensor[i, palm + k]
+        c += 16
+        for k in range(nc):
+            out[i, c + k] = 1.0 if sensor[i, idx[touch + k]] > 0 else 0.0
+        c += nc
+        for k in range(ntac):
+            a = idx[pads + k]
+            out[i, c + k] = math.sqrt(sensor[i, a] ** 2 + sensor[i, a + 1] ** 2 + sensor[i, a + 2] ** 2)
+    return out
 
 
 @njit(cache=True)

@@ -43,16 +43,39 @@ def _next_targets(actions, targets, lo, hi, scale):
     return True
 
 
+#: the leading entries of the kernel's ``consts``; then the weights (``rewards.TERMS`` order), the joints' lower and
+#: upper limits
+CONSTS = ("termination_height", "max_dist2", "band", "clip_lo", "clip_hi", "inv_radius", "inv_nj", "inv_dt",
+          "noise_col", "noise_scale", "stale_col", "latency", "smoothing", "max_force", "obs_clip", "ax", "ay", "az")
+NOISE_SCALE = CONSTS.index("noise_scale")
+
+
 @njit(cache=True)
-def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, start_pos, prev_quat, axis,
-             ep_angle, progress, limit, sums, buf, uniform, tactile_forces, tactile, tactile_cfg, touch_on, lo, hi,
-             targets, weights, scalars, draw_cfg, obs_frames, obs_clip):
-    term_height, max_dist2, band, clip_lo, clip_hi, inv_radius, inv_nj, inv_dt = scalars
+def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dims):
+    """One step's math. Few arguments, since each costs the call: the backend's ``readings`` (``readings_layout``),
+    the env's packed per-env ``state`` (targets, start pose, start position, last quaternion, episode angle) and
+    ``counters`` (progress, limit), the episode ``sums``, the history ``buf``, the step's ``uniform`` draws, the
+    ``tactile`` readings, ``consts`` (``CONSTS``, weights, joint limits) and ``dims`` (joints, contacts, pads,
+    ``obs_frames`` of a "state" observation or 0, whether the history has touch columns)."""
+    nj, nc, ntac, obs_frames, touch_on = dims[0], dims[1], dims[2], dims[3], dims[4] != 0
+    q, qd, tau = readings[:, :nj], readings[:, nj:2 * nj], readings[:, 2 * nj:3 * nj]
+    r = 3 * nj
+    pos, quat, linvel, angvel = readings[:, r:r + 3], readings[:, r + 3:r + 7], readings[:, r + 7:r + 10], \
+        readings[:, r + 10:r + 13]
+    palm, contacts, tactile_forces = readings[:, r + 13:r + 16], readings[:, r + 16:r + 16 + nc], \
+        readings[:, r + 16 + nc:r + 16 + nc + ntac]
+    targets, start_pose, start_pos = state[:, :nj], state[:, nj:2 * nj], state[:, 2 * nj:2 * nj + 3]
+    prev_quat, ep_angle = state[:, 2 * nj + 3:2 * nj + 7], state[:, 2 * nj + 7]
+    progress, limit = counters[:, 0], counters[:, 1]
+    term_height, max_dist2, band, clip_lo, clip_hi = consts[0], consts[1], consts[2], consts[3], consts[4]
+    inv_radius, inv_nj, inv_dt = consts[5], consts[6], consts[7]
     # the step's uniforms (step_draws): joint noise from column noise_col (-1: none), stale pads from stale_col
-    noise_col, noise_scale, stale_col, latency = int(draw_cfg[0]), draw_cfg[1], int(draw_cfg[2]), draw_cfg[3]
-    n, nj = q.shape
-    nterms = weights.shape[0]
-    ntac = tactile.shape[1]
+    noise_col, noise_scale, stale_col, latency = int(consts[8]), consts[9], int(consts[10]), consts[11]
+    smoothing, max_force, obs_clip, ax, ay, az = consts[12], consts[13], consts[14], consts[15], consts[16], consts[17]
+    head = len(CONSTS)
+    nterms = consts.shape[0] - head - 2 * nj
+    weights, lo, hi = consts[head:head + nterms], consts[head + nterms:head + nterms + nj], consts[head + nterms + nj:]
+    n = q.shape[0]
     base = 2 * nj + ntac
     # few outputs (each array returned costs numba a dtype lookup): flags and values with their entries in rows
     flags = np.zeros((len(FLAGS), n), np.bool_)
@@ -69,13 +92,11 @@ def _advance(q, qd, tau, pos, quat, linvel, angvel, palm, contacts, start_pose, 
             return False, flags, values, tips, reward32, obs, False
     # the tactile readings (TactileFilter.update): clipped, smoothed, stale pads kept
     if ntac:
-        smoothing, max_force = tactile_cfg
         for i in range(n):
             for k in range(ntac):
                 if not (stale_col >= 0 and uniform[i, stale_col + k] < latency):
                     tactile[i, k] = smoothing * tactile[i, k] + (1.0 - smoothing) * min(tactile_forces[i, k],
                                                                                            max_force)
-    ax, ay, az = axis[0], axis[1], axis[2]
     for i in range(n):
         # terminations
         d0, d1, d2 = pos[i, 0] - palm[i, 0], pos[i, 1] - palm[i, 1], pos[i, 2] - palm[i, 2]
@@ -160,39 +181,36 @@ class CompiledStep:
     """The compiled step of one env: its constants, packed once; everything that changes is read per call."""
 
     def __init__(self, env):
-        cfg = env.cfg
+        cfg, tactile = env.cfg, env.tactile
         nj = env.hand.num_joints
         band = -1.0 if cfg.height_band is None else float(cfg.height_band)
-        self.scalars = np.array([cfg.termination_height, cfg.max_palm_distance ** 2, band, *cfg.angvel_clip,
-                                 1.0 / cfg.object_pos_radius, 1.0 / nj, 1.0 / env.control_dt])
-        self.weights = np.array(list(rewards.weights(cfg.rewards, env.control_dt).values()))  # TERMS order
         self.lo, self.hi = np.ascontiguousarray(env._lo), np.ascontiguousarray(env._hi)
+        head = dict(termination_height=cfg.termination_height, max_dist2=cfg.max_palm_distance ** 2, band=band,
+                    clip_lo=cfg.angvel_clip[0], clip_hi=cfg.angvel_clip[1], inv_radius=1.0 / cfg.object_pos_radius,
+                    inv_nj=1.0 / nj, inv_dt=1.0 / env.control_dt, noise_col=env._draws.offset("noise"),
+                    noise_scale=0.0, stale_col=env._draws.offset("stale"), latency=tactile.latency,
+                    smoothing=tactile.smoothing, max_force=tactile.max_force, obs_clip=OBS_CLIP,
+                    ax=env.axis[0], ay=env.axis[1], az=env.axis[2])
+        weights = list(rewards.weights(cfg.rewards, env.control_dt).values())  # TERMS order
+        self.consts = np.array([head[k] for k in CONSTS] + weights + list(self.lo) + list(self.hi), float)
+        self.obs_frames = cfg.obs_frames if cfg.obs_mode == "state" else 0  # else the env observes in Python
+        self.dims = np.array([nj, len(env.layout.contact_sensors), len(env.layout.tactile_sensors), self.obs_frames,
+                              env.num_touch > 0], np.int64)
         self.no_tactile = np.zeros((env.num_envs, 0))
         self.banded = cfg.height_band is not None
-        self.obs_frames = cfg.obs_frames if cfg.obs_mode == "state" else 0  # else the env observes in Python
-        self.draw_cfg = np.array([env._draws.offset("noise"), 0.0, env._draws.offset("stale"), env.tactile.latency])
 
     def next_targets(self, env, actions) -> bool:
         """The new joint targets, in ``env.targets``; False, with nothing changed, if an action is not finite."""
         return _next_targets(actions, env.targets, self.lo, self.hi, env.cfg.action_scale)
 
-    def advance(self, env, q, qd, tau, obj, draws) -> StepMath | None:
+    def advance(self, env, draws) -> StepMath | None:
         """``step_math.advance`` compiled, or None, with nothing changed, if the state is not finite: the
         array-API path then takes the step (with the same ``draws``, ``step_draws.Draws``)."""
-        backend, tactile = env.backend, env.tactile
-        self.draw_cfg[1] = env.dr.joint_noise_scale  # the curriculum's, this step
-        if tactile.active:
-            forces, readings = backend.tactile_forces(), tactile.value
-            tactile_cfg = (tactile.smoothing, tactile.max_force)
-        else:
-            forces = readings = self.no_tactile
-            tactile_cfg = (0.0, 0.0)
+        self.consts[NOISE_SCALE] = env.dr.joint_noise_scale  # the curriculum's, this step
+        tactile = env.tactile.value if env.tactile.active else self.no_tactile
         finite, flags, values, tips, reward32, obs, any_done = _advance(
-            q, qd, tau, obj.pos, obj.quat, obj.linvel, obj.angvel, backend.palm_position(),
-            backend.fingertip_contacts(), env.start_pose, env.start_pos, env._prev_quat, env.axis, env.ep_angle,
-            env.progress, env.limit, env._sums, env.history.buf, draws.uniform, forces, readings, tactile_cfg,
-            env.num_touch > 0, self.lo, self.hi, env.targets, self.weights, self.scalars, self.draw_cfg,
-            self.obs_frames, OBS_CLIP)
+            env.backend.readings(), env._state, env._counters, env._sums, env.history.buf, draws.uniform, tactile,
+            self.consts, self.dims)
         if not finite:
             return None
         terminated, truncated, nonfinite, fell, left_palm, band = flags

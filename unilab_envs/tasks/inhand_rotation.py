@@ -127,10 +127,15 @@ class InhandRotationEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
 
         n, zeros = num_envs, arr.zeros
-        self.targets = zeros((n, nj))
-        self.start_pose = zeros((n, nj))
-        self.progress = zeros(n, xp.int64)
-        self.limit = arr.full(n, cfg.episode_length, xp.int64)  # step at which each episode truncates
+        # Per-env state, packed (what the compiled step takes in one argument) and named by column views: joint
+        # targets, start pose, object start position, last object quaternion, rotation angle this episode.
+        self._state = zeros((n, 2 * nj + 8))
+        self.targets, self.start_pose = self._state[:, :nj], self._state[:, nj:2 * nj]
+        self.start_pos, self._prev_quat = self._state[:, 2 * nj:2 * nj + 3], self._state[:, 2 * nj + 3:2 * nj + 7]
+        self.ep_angle = self._state[:, 2 * nj + 7]
+        self._counters = zeros((n, 2), xp.int64)  # steps into each episode, and the step at which it truncates
+        self.progress, self.limit = self._counters[:, 0], self._counters[:, 1]
+        self.limit[:] = cfg.episode_length
         frames = max(cfg.obs_frames, cfg.proprio_history if cfg.obs_mode == "hora" else 0)
         self.history = FrameHistory(n, frames, nj, ntac, arr, num_touch=self.num_touch)
         # the randomisation drawn now: the configured one, or the curriculum's stage of it
@@ -141,7 +146,6 @@ class InhandRotationEnv(VectorEnv):
                                      dr.tactile_latency if dr.enabled else 0.0, arr)
         self.priv = zeros((n, PRIV_DIM), xp.float32)
         self.scale_idx = zeros(n, xp.int64)  # index into scale_list, per env for its life (assign_scales)
-        self.start_pos = zeros((n, 3))
         self.mass, self.scale = zeros(n), zeros(n)
         self.pushes = RandomPushes(cfg.domain_rand, n, self.control_dt, arr)  # on if pushes are on at full range
         self.pushes.cfg = dr
@@ -151,13 +155,11 @@ class InhandRotationEnv(VectorEnv):
                                     "noise": nj if full.enabled and full.joint_noise else 0,
                                     "stale": ntac if self.tactile.drawn else 0}, 3 if self.pushes.active else 0, arr)
         self.pushes.column = self._draws.offset("push")
-        self.ep_angle = zeros(n)
         # Per-episode sums of physical quantities (speed m/s, torque N m, power W) and of each reward term.
         # One (10, N) array (what the compiled step updates), named by row.
         names = (*EPISODE_MEANS, *(f"reward_{t}" for t in rewards.TERMS))
         self._sums = zeros((len(names), n))
         self.ep_sums = dict(zip(names, self._sums, strict=True))
-        self._prev_quat = zeros((n, 4))
         self._ep_wall_start = zeros(n, xp.float64)
         self.nonfinite_episodes = 0  # episodes the physics lost (end_cause nonfinite), since construction
         # host numpy: the per-step math in two compiled calls (compiled_step.py); else the array-API code
@@ -306,19 +308,19 @@ class InhandRotationEnv(VectorEnv):
         else:  # min/max: np.clip's cost is its Python wrapper
             finite = bool(xp.isfinite(actions).all())
             if finite:
-                self.targets = xp.minimum(xp.maximum(xp.minimum(xp.maximum(actions, -1.0), 1.0) * cfg.action_scale
-                                                     + self.targets, self._lo), self._hi)
+                self.targets[:] = xp.minimum(xp.maximum(xp.minimum(xp.maximum(actions, -1.0), 1.0) * cfg.action_scale
+                                                        + self.targets, self._lo), self._hi)
         if not finite:
             raise ValueError("actions contain NaN or inf")
         draws = self._draws.next()  # one step's random numbers, the same whichever path takes the step
         self.backend.apply_object_force(self.pushes.step(self.mass, draws))
         self.backend.step(self.targets, cfg.control_substeps)
 
-        q, qd = self.backend.joint_state()
-        obj = self.backend.object_state()
-        tau = self.backend.actuator_forces()
-        out = self._compiled.advance(self, q, qd, tau, obj, draws) if self._compiled is not None else None
+        out = self._compiled.advance(self, draws) if self._compiled is not None else None
         if out is None:  # the array-API math (torch arrays, compiled_step off, or a non-finite state)
+            q, qd = self.backend.joint_state()
+            obj = self.backend.object_state()
+            tau = self.backend.actuator_forces()
             # a NaN anywhere in the state makes the sum NaN (the backend leaves an unstable simulation non-finite)
             nonfinite = ~xp.isfinite(obj.pos.sum(-1) + q.sum(-1) + qd.sum(-1))
             lost = self.arrays.any(nonfinite)
