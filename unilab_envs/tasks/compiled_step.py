@@ -197,7 +197,6 @@ class CompiledStep:
         self.dims = np.array([nj, len(env.layout.contact_sensors), len(env.layout.tactile_sensors), self.obs_frames,
                               env.num_touch > 0], np.int64)
         self.no_tactile = np.zeros((env.num_envs, 0))
-        self.banded = cfg.height_band is not None
 
     def next_targets(self, env, actions) -> bool:
         """The new joint targets, in ``env.targets``; False, with nothing changed, if an action is not finite."""
@@ -213,9 +212,10 @@ class CompiledStep:
             self.consts, self.dims)
         if not finite:
             return None
-        terminated, truncated, nonfinite, fell, left_palm, band = flags
         k = len(rewards.TERMS)
-        terms = dict(zip(rewards.TERMS, values[:k], strict=True))
-        return StepMath(terminated, truncated, values[k], terms, values[k + 1], tips, nonfinite, fell, left_palm,
-                        band if self.banded else None, values[k + 2], values[k + 3], reward32=reward32,
-                        observation=obs if self.obs_frames else None, any_done=any_done)
+        # the first k rows, as views (~0.3 us each); zip stops at the end of TERMS, the shorter
+        terms = dict(zip(rewards.TERMS, values, strict=False))
+        # the end causes stay one array until an episode ends and they are read (each row taken costs a view)
+        return StepMath(flags[0], flags[1], values[k], terms, values[k + 1], tips, flags[2:], values[k + 2],
+                        values[k + 3], reward32=reward32, observation=obs if self.obs_frames else None,
+                        any_done=any_done)

@@ -344,9 +344,9 @@ class InhandRotationEnv(VectorEnv):
             reward32 = reward.astype(np.float32) if xp is np else xp.astype(reward, xp.float32)
         if out.any_done is not False:  # None: not known (the array-API path)
             def stats():
-                band = out.out_of_band if out.out_of_band is not None else xp.zeros_like(terminated)
-                return self._episode_stats(terminated,
-                                           end_causes.classify(out.nonfinite, out.fell, out.left_palm, band, xp))
+                nonfinite, fell, left_palm, band = out.causes
+                band = band if band is not None else xp.zeros_like(terminated)
+                return self._episode_stats(terminated, end_causes.classify(nonfinite, fell, left_palm, band, xp))
 
             obs, ended = self.autoreset.finish(terminated | truncated, obs, stats, self._reset_envs, self._observe)
             info.update(ended)

@@ -23,10 +23,7 @@ class StepMath(NamedTuple):
     terms: dict                # name -> (N,) weighted term (rewards.TERMS order)
     turned: np.ndarray         # (N,) rad about the task axis this step
     tip_contacts: np.ndarray   # (N,) fingertips touching the object
-    nonfinite: np.ndarray      # (N,) bool, and the end causes below
-    fell: np.ndarray
-    left_palm: np.ndarray
-    out_of_band: np.ndarray | None  # None without a height band
+    causes: object             # four (N,) bool: nonfinite, fell, left_palm, out_of_band (None without a height band)
     rotation_speed: np.ndarray  # (N,) rad/s about the task axis this step, unclipped
     object_height: np.ndarray  # (N,) m, a copy
     lost: bool = False         # whether any env's state was not finite
@@ -85,5 +82,5 @@ def advance(env, q, qd, tau, obj, nonfinite, draws) -> StepMath:
     contacts = env.backend.fingertip_contacts()
     env.history.push(normalize_joints(q_seen, env.joint_ranges), env.targets, tactile,
                      contacts if env.num_touch else None)
-    return StepMath(terminated, truncated, reward, terms, turned, contacts.sum(-1), nonfinite, fell, left_palm,
-                    out_of_band, turned / env.control_dt, env.arrays.copy(obj.pos[:, 2]))
+    return StepMath(terminated, truncated, reward, terms, turned, contacts.sum(-1),
+                    (nonfinite, fell, left_palm, out_of_band), turned / env.control_dt, env.arrays.copy(obj.pos[:, 2]))
