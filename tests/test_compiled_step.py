@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from unilab_envs.backends.base import pack_readings
 from unilab_envs.backends.mujoco_batch import free_joint_state
 from unilab_envs.rotations import quat_rotate, random_quat
 
@@ -93,6 +94,47 @@ def test_gym_make_uses_the_compiled_step(cache_dir):
     env = gym.make("AllegroInhandRotation-v0")
     assert env.unwrapped.vector_env._compiled is not None
     env.close()
+
+
+@pytest.mark.parametrize("overrides", [{}, {"obs_mode": "hora"}, {"compiled_step": False}],
+                         ids=["state", "hora", "array-api"])
+def test_gym_make_one_env_step_matches_the_batch_steps_view(cache_dir, overrides):
+    """SingleEnv's step through the env's step_one (outputs built from the packed values) against the generic
+    view of the vector step (first_env), through drops, truncations and resets."""
+    fast, ref = (gym.make("AllegroInhandRotation-v0", episode_length=25, **overrides) for _ in range(2))
+    ref.unwrapped._step_one = None
+    assert fast.unwrapped._step_one is not None
+    def same_reset(seed, where):
+        for x, y in zip(fast.reset(seed=seed), ref.reset(seed=seed), strict=True):
+            _assert_close(x, y, where)
+
+    same_reset(5, "reset")
+    rng = np.random.default_rng(1)
+    ends = 0
+    for t in range(80):
+        action = rng.uniform(-1, 1, 16).astype(np.float32)
+        a, b = fast.step(action), ref.step(action)
+        for name, x, y in zip(("obs", "reward", "terminated", "truncated", "info"), a, b, strict=True):
+            _assert_close(x, y, f"step {t} {name}")
+        assert type(a[1]) is float and type(a[2]) is bool and type(a[3]) is bool
+        if a[2] or a[3]:
+            ends += 1
+            same_reset(None, f"reset after step {t}")
+    assert ends >= 2, "the rollout ran through episode ends"
+    fast.close()
+    ref.close()
+
+
+@pytest.mark.parametrize("env_id", ["AllegroInhandRotation-v0", "SharpaInhandRotation-v0"])
+def test_mujoco_readings_are_the_getters_packed(make_vec, env_id):
+    env = make_vec(3, env_id=env_id)
+    env.reset(seed=0)
+    for _ in range(5):
+        env.step(np.random.default_rng(0).uniform(-1, 1, env.action_space.shape))
+    b = env.unwrapped.backend
+    got = b.readings()
+    assert got[:, -len(b.layout.tactile_sensors) or None].any() or not b.layout.tactile_sensors
+    np.testing.assert_allclose(got, pack_readings(b, np.zeros_like(got)), rtol=1e-12, atol=1e-12)
 
 
 def test_free_joint_state_rotates_the_body_frame_angular_velocity():

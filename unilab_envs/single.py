@@ -9,6 +9,19 @@ import gymnasium as gym
 import numpy as np
 
 
+def first_env(obs, reward, terminated, truncated, info):
+    """The one-env view of a vector step's outputs (env 0's): a finished episode's last observation, with its
+    statistics merged into ``info``."""
+    if terminated[0] or truncated[0]:  # report the finished episode's last observation and statistics
+        final = _first(info["final_info"])
+        final.pop("episode", None)  # a one-env loop gets it from Gymnasium's RecordEpisodeStatistics
+        obs = info["final_obs"][0] if "final_obs" in info else _first(obs)
+        info = _first({k: v for k, v in info.items() if k not in ("final_obs", "final_info")}) | final
+    else:
+        obs, info = _first(obs), _first(info)
+    return obs, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+
+
 def _first(x):
     """Env 0's entry of a batched value (arrays, nested dicts of arrays; ``_`` masks dropped)."""
     if type(x) is not dict:  # noqa: E721  (exact type checks: this runs on every step of a one-env loop)
@@ -29,6 +42,7 @@ class SingleEnv(gym.Env):
             raise ValueError("gymnasium.make gives a one-env numpy view: leave arrays='numpy' (its default); for "
                              "tensors on the device use gymnasium.make_vec(..., arrays='torch')")
         self.vector_env = vector_env
+        self._step_one = getattr(vector_env, "step_one", None)
         self.observation_space = vector_env.single_observation_space
         self.action_space = vector_env.single_action_space
         self.render_mode = vector_env.render_mode
@@ -43,15 +57,9 @@ class SingleEnv(gym.Env):
         action = np.asarray(action, dtype=np.float32)
         if action.shape != self.action_space.shape:
             raise ValueError(f"action has shape {action.shape}; expected {self.action_space.shape}")
-        obs, reward, terminated, truncated, info = self.vector_env.step(action[None])
-        if terminated[0] or truncated[0]:  # report the finished episode's last observation and statistics
-            final = _first(info["final_info"])
-            final.pop("episode", None)  # a one-env loop gets it from Gymnasium's RecordEpisodeStatistics
-            obs = info["final_obs"][0] if "final_obs" in info else _first(obs)
-            info = _first({k: v for k, v in info.items() if k not in ("final_obs", "final_info")}) | final
-        else:
-            obs, info = _first(obs), _first(info)
-        return obs, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+        if self._step_one is not None:  # the env's own one-env step: the same outputs, built for one env
+            return self._step_one(action)
+        return first_env(*self.vector_env.step(action[None]))
 
     def render(self):
         return self.vector_env.render()

@@ -212,10 +212,6 @@ class CompiledStep:
             self.consts, self.dims)
         if not finite:
             return None
-        k = len(rewards.TERMS)
-        # the first k rows, as views (~0.3 us each); zip stops at the end of TERMS, the shorter
-        terms = dict(zip(rewards.TERMS, values, strict=False))
         # the end causes stay one array until an episode ends and they are read (each row taken costs a view)
-        return StepMath(flags[0], flags[1], values[k], terms, values[k + 1], tips, flags[2:], values[k + 2],
-                        values[k + 3], reward32=reward32, observation=obs if self.obs_frames else None,
-                        any_done=any_done)
+        return StepMath(flags[0], flags[1], tips, flags[2:], values=values, reward32=reward32,
+                        observation=obs if self.obs_frames else None, any_done=any_done)

@@ -21,12 +21,12 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ..backends import backend_options, check_device, make_backend, resolve_arrays
-from ..backends.base import ObjectState
 from ..config import apply_overrides, require, require_range
 from ..hands import get_hand
 from ..objects import get_object
 from ..rotations import skew
 from ..scene import build_scene
+from ..single import first_env
 from . import autoreset, compiled_step, curriculum, domain_rand, end_causes, rewards, step_math
 from .arrays import arrays_of
 from .config import InhandRotationConfig
@@ -295,6 +295,23 @@ class InhandRotationEnv(VectorEnv):
 
     # --- step -----------------------------------------------------------------------------
     def step(self, actions):
+        return self._batch_outputs(*self._take_step(actions))
+
+    def step_one(self, action):
+        """``gymnasium.make``'s step (``single.SingleEnv``, one env): ``first_env`` of ``step``'s outputs. While no
+        episode ends they are built from the compiled step's packed values at once (one ``tolist``), not from the
+        batch's info arrays, one view and one scalar per entry."""
+        out, obs, reward32 = self._take_step(action[None])
+        if out.values is None or obs is None or out.any_done or self.num_envs != 1:
+            return first_env(*self._batch_outputs(out, obs, reward32))
+        row, k = out.values[:, 0].tolist(), len(rewards.TERMS)
+        info = {"reward_terms": dict(zip(rewards.TERMS, row, strict=False)), "rotation_speed": row[k + 2],
+                "object_height": row[k + 3], "tip_contacts": int(out.tip_contacts[0])}
+        return obs[0], float(reward32[0]), False, False, info
+
+    def _take_step(self, actions):
+        """Physics and math of one step, and the NEXT_STEP restarts: the ``StepMath``, and the observation and
+        float32 reward where the compiled step gave them (else None)."""
         self.autoreset.require_started()
         xp = self.xp
         actions = np.asarray(actions, dtype=np.float64) if xp is np else self.arrays.asarray(actions)
@@ -325,17 +342,23 @@ class InhandRotationEnv(VectorEnv):
             nonfinite = ~xp.isfinite(obj.pos.sum(-1) + q.sum(-1) + qd.sum(-1))
             lost = self.arrays.any(nonfinite)
             if lost:
-                q, qd, tau, obj = self._stand_in(nonfinite, q, qd, tau, obj)
+                q, qd, tau, obj = step_math.stand_in(self, nonfinite, q, qd, tau, obj)
             out = step_math.advance(self, q, qd, tau, obj, nonfinite, step_math.frame_draws(self, draws))._replace(
                 lost=lost)
-        terminated, truncated, reward, terms = out.terminated, out.truncated, out.reward, out.terms
-        info = {"reward_terms": terms, "rotation_speed": out.rotation_speed, "object_height": out.object_height,
-                "tip_contacts": out.tip_contacts}
         obs, reward32 = out.observation, out.reward32  # the compiled step's, for obs_mode "state"
         if self.autoreset.has_pending:
-            self.autoreset.restart_pending(self._reset_envs, reward, terminated, truncated, out.rotation_speed,
+            reward, terms, speed, _ = step_math.named(out)  # views: zeroed in place
+            self.autoreset.restart_pending(self._reset_envs, reward, out.terminated, out.truncated, speed,
                                            *terms.values())
             obs = reward32 = None  # observe the new episodes; the reward of theirs was zeroed
+        return out, obs, reward32
+
+    def _batch_outputs(self, out, obs, reward32):
+        """``step``'s outputs: the observation, reward, flags and infos, and the ends of episodes (autoreset)."""
+        xp, terminated, truncated = self.xp, out.terminated, out.truncated
+        reward, terms, speed, height = step_math.named(out)
+        info = {"reward_terms": terms, "rotation_speed": speed, "object_height": height,
+                "tip_contacts": out.tip_contacts}
         if obs is None:
             obs = self._observe()
             if out.lost:  # the finished episode's last observation: finite, its stand-in values
@@ -351,23 +374,6 @@ class InhandRotationEnv(VectorEnv):
             obs, ended = self.autoreset.finish(terminated | truncated, obs, stats, self._reset_envs, self._observe)
             info.update(ended)
         return obs, reward32, terminated, truncated, info
-
-    def _stand_in(self, bad: np.ndarray, q, qd, tau, obj: ObjectState):
-        """Envs ``bad`` went non-finite this step: count them (a warning) and give the step's reward, statistics
-        and last observation their start pose at rest instead of NaN; the episode ends (``end_cause``
-        ``nonfinite``) and the env is reset like any other."""
-        xp = self.xp
-        ids = self.arrays.flatnonzero(bad & ~self.autoreset.pending)  # NEXT_STEP: pending envs were counted last step
-        if len(ids):
-            self.nonfinite_episodes += len(ids)
-            log.warning("non-finite physics in env(s) %s (%d so far in this env): ended with end_cause=nonfinite "
-                        "and reset", ids.tolist(), self.nonfinite_episodes)
-        col = bad[:, None]
-        q = xp.where(col, self.start_pose, q)
-        qd, tau = xp.where(col, 0.0, qd), xp.where(col, 0.0, tau)
-        obj = ObjectState(xp.where(col, self.start_pos, obj.pos), xp.where(col, self._prev_quat, obj.quat),
-                          xp.where(col, 0.0, obj.linvel), xp.where(col, 0.0, obj.angvel))
-        return q, qd, tau, obj
 
     def _episode_stats(self, terminated: np.ndarray, cause: np.ndarray) -> dict[str, np.ndarray]:
         """Per-episode statistics of every env's current episode (``autoreset`` keeps the finished ones)."""

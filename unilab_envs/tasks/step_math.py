@@ -7,30 +7,44 @@ rotation about the task axis and the new history frame.
 """
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import numpy as np
 
+from ..backends.base import ObjectState
 from ..rotations import rotation_about_axis
 from . import rewards
 from .observations import normalize_joints
 
+log = logging.getLogger("unilab_envs.tasks.inhand_rotation")  # the env's logger: its warnings, where users look
+
 
 class StepMath(NamedTuple):
+    """One step's results. The compiled step leaves ``reward`` to ``object_height`` None and gives them packed in
+    ``values`` instead (``named`` takes them out as views), with the step's float32 reward, obs_mode "state"'s
+    observation and whether any episode ended."""
     terminated: np.ndarray     # (N,) bool: nonfinite | fell | left_palm | out_of_band
     truncated: np.ndarray      # (N,) bool
-    reward: np.ndarray         # (N,) the sum of the weighted terms
-    terms: dict                # name -> (N,) weighted term (rewards.TERMS order)
-    turned: np.ndarray         # (N,) rad about the task axis this step
     tip_contacts: np.ndarray   # (N,) fingertips touching the object
     causes: object             # four (N,) bool: nonfinite, fell, left_palm, out_of_band (None without a height band)
-    rotation_speed: np.ndarray  # (N,) rad/s about the task axis this step, unclipped
-    object_height: np.ndarray  # (N,) m, a copy
+    reward: np.ndarray | None = None          # (N,) the sum of the weighted terms
+    terms: dict | None = None                 # name -> (N,) weighted term (rewards.TERMS order)
+    rotation_speed: np.ndarray | None = None  # (N,) rad/s about the task axis this step, unclipped
+    object_height: np.ndarray | None = None   # (N,) m, a copy
     lost: bool = False         # whether any env's state was not finite
-    # the compiled step's: the reward as float32, obs_mode "state"'s observation, and whether any episode ended
+    values: np.ndarray | None = None  # (terms + 4, N): the terms, reward, rotation (rad), rotation speed, height
     reward32: np.ndarray | None = None
     observation: np.ndarray | None = None
     any_done: bool | None = None
+
+
+def named(out: StepMath):
+    """``(reward, terms, rotation_speed, object_height)`` of a step, as views of the compiled step's ``values``."""
+    if out.values is None:
+        return out.reward, out.terms, out.rotation_speed, out.object_height
+    v, k = out.values, len(rewards.TERMS)
+    return v[k], dict(zip(rewards.TERMS, v, strict=False)), v[k + 2], v[k + 3]  # zip stops at TERMS' end
 
 
 def frame_draws(env, draws):
@@ -82,5 +96,23 @@ def advance(env, q, qd, tau, obj, nonfinite, draws) -> StepMath:
     contacts = env.backend.fingertip_contacts()
     env.history.push(normalize_joints(q_seen, env.joint_ranges), env.targets, tactile,
                      contacts if env.num_touch else None)
-    return StepMath(terminated, truncated, reward, terms, turned, contacts.sum(-1),
-                    (nonfinite, fell, left_palm, out_of_band), turned / env.control_dt, env.arrays.copy(obj.pos[:, 2]))
+    return StepMath(terminated, truncated, contacts.sum(-1), (nonfinite, fell, left_palm, out_of_band), reward, terms,
+                    turned / env.control_dt, env.arrays.copy(obj.pos[:, 2]))
+
+
+def stand_in(env, bad: np.ndarray, q, qd, tau, obj: ObjectState):
+    """Envs ``bad`` went non-finite this step: count them (a warning) and give the step's reward, statistics
+    and last observation their start pose at rest instead of NaN; the episode ends (``end_cause``
+    ``nonfinite``) and the env is reset like any other."""
+    xp = env.xp
+    ids = env.arrays.flatnonzero(bad & ~env.autoreset.pending)  # NEXT_STEP: pending envs were counted last step
+    if len(ids):
+        env.nonfinite_episodes += len(ids)
+        log.warning("non-finite physics in env(s) %s (%d so far in this env): ended with end_cause=nonfinite "
+                    "and reset", ids.tolist(), env.nonfinite_episodes)
+    col = bad[:, None]
+    q = xp.where(col, env.start_pose, q)
+    qd, tau = xp.where(col, 0.0, qd), xp.where(col, 0.0, tau)
+    obj = ObjectState(xp.where(col, env.start_pos, obj.pos), xp.where(col, env._prev_quat, obj.quat),
+                      xp.where(col, 0.0, obj.linvel), xp.where(col, 0.0, obj.angvel))
+    return q, qd, tau, obj
