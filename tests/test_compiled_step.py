@@ -82,12 +82,17 @@ def test_compiled_step_takes_a_nonfinite_state_to_the_array_api_path(make_vec):
 def test_compiled_step_rejects_nonfinite_actions_and_changes_nothing(make_vec):
     env = make_vec(2, compiled_step=True)
     env.reset(seed=0)
-    before = env.unwrapped.targets.copy()
+    u = env.unwrapped
+    env.step(np.zeros((2, 16)))
+    before, force, draws = u.targets.copy(), u.pushes.force.copy(), u._draws.next()
+    u._draws.give_back()
     action = np.zeros((2, 16))
     action[1, 3] = np.inf
     with pytest.raises(ValueError, match="NaN or inf"):
         env.step(action)
-    np.testing.assert_array_equal(env.unwrapped.targets, before)
+    np.testing.assert_array_equal(u.targets, before)
+    np.testing.assert_array_equal(u.pushes.force, force)
+    np.testing.assert_array_equal(u._draws.next().uniform, draws.uniform)  # the step's draws are still to take
 
 
 def test_gym_make_uses_the_compiled_step(cache_dir):

@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from . import rewards
+from .domain_rand import RandomPushes, update_pushes
 from .observations import OBS_CLIP
 from .step_math import StepMath
 
@@ -40,6 +41,15 @@ def _next_targets(actions, targets, lo, hi, scale):
         for j in range(nj):
             t = min(max(actions[i, j], -1.0), 1.0) * scale + targets[i, j]
             targets[i, j] = min(max(t, lo[j]), hi[j])
+    return True
+
+
+@njit(cache=True)
+def _targets_and_pushes(actions, targets, lo, hi, scale, force, mass, uniform, column, normal, push):
+    """``_next_targets``, then (if the actions were finite) ``RandomPushes.step``'s update: one call, not two."""
+    if not _next_targets(actions, targets, lo, hi, scale):
+        return False
+    update_pushes(force, mass, uniform[:, column], normal, push[0], push[1], push[2])
     return True
 
 
@@ -197,10 +207,18 @@ class CompiledStep:
         self.dims = np.array([nj, len(env.layout.contact_sensors), len(env.layout.tactile_sensors), self.obs_frames,
                               env.num_touch > 0], np.int64)
         self.no_tactile = np.zeros((env.num_envs, 0))
+        self.push = np.array([env.pushes.decay, 0.0, 0.0])  # decay, probability, scale
 
-    def next_targets(self, env, actions) -> bool:
-        """The new joint targets, in ``env.targets``; False, with nothing changed, if an action is not finite."""
-        return _next_targets(actions, env.targets, self.lo, self.hi, env.cfg.action_scale)
+    def next_targets(self, env, actions, draws) -> tuple[bool, bool]:
+        """The new joint targets, in ``env.targets``, and with the env's own active ``RandomPushes`` their update in
+        the same call: (whether the actions were finite (else nothing changed), whether the pushes were taken)."""
+        p = env.pushes
+        if type(p) is RandomPushes and p.active:
+            self.push[1:] = p.cfg.force_prob, p.cfg.force_scale  # the curriculum's, this step
+            ok = _targets_and_pushes(actions, env.targets, self.lo, self.hi, env.cfg.action_scale, p.force, env.mass,
+                                     draws.uniform, p.column, draws.normal, self.push)
+            return ok, ok
+        return _next_targets(actions, env.targets, self.lo, self.hi, env.cfg.action_scale), False
 
     def advance(self, env, draws) -> StepMath | None:
         """``step_math.advance`` compiled, or None, with nothing changed, if the state is not finite: the

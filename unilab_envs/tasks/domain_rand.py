@@ -114,7 +114,8 @@ class RandomPushes:
         if self.active:
             onset = draws.uniform[:, self.column]
             if isinstance(self.force, np.ndarray):  # one compiled pass: a one-env step pays ~1 us, not ~10
-                _push(self.force, mass, onset, draws.normal, self.decay, self.cfg.force_prob, self.cfg.force_scale)
+                cfg = self.cfg
+                update_pushes(self.force, mass, onset, draws.normal, self.decay, cfg.force_prob, cfg.force_scale)
             else:
                 self.force *= self.decay
                 new = (onset < self.cfg.force_prob)[:, None]
@@ -126,7 +127,8 @@ class RandomPushes:
 
 
 @njit(cache=True)
-def _push(force, mass, onset, normal, decay, prob, scale):
+def update_pushes(force, mass, onset, normal, decay, prob, scale):
+    """``RandomPushes.step``'s update on numpy arrays, in place: a new push where ``onset < prob``, else decay."""
     for i in range(force.shape[0]):
         new = onset[i] < prob
         for c in range(3):

@@ -319,18 +319,19 @@ class InhandRotationEnv(VectorEnv):
             raise ValueError(f"actions have shape {tuple(actions.shape)}; expected {self.action_space.shape} "
                              f"(num_envs, {self.hand.num_joints})")
         cfg = self.cfg
+        draws = self._draws.next()  # one step's random numbers, the same whichever path takes the step
         # target += clip(action, -1, 1) * action_scale, kept inside the joint ranges
         if self._compiled is not None:
-            finite = self._compiled.next_targets(self, actions)
+            finite, pushed = self._compiled.next_targets(self, actions, draws)
         else:  # min/max: np.clip's cost is its Python wrapper
-            finite = bool(xp.isfinite(actions).all())
+            finite, pushed = bool(xp.isfinite(actions).all()), False
             if finite:
                 self.targets[:] = xp.minimum(xp.maximum(xp.minimum(xp.maximum(actions, -1.0), 1.0) * cfg.action_scale
                                                         + self.targets, self._lo), self._hi)
         if not finite:
+            self._draws.give_back()
             raise ValueError("actions contain NaN or inf")
-        draws = self._draws.next()  # one step's random numbers, the same whichever path takes the step
-        self.backend.apply_object_force(self.pushes.step(self.mass, draws))
+        self.backend.apply_object_force(self.pushes.force if pushed else self.pushes.step(self.mass, draws))
         self.backend.step(self.targets, cfg.control_substeps)
 
         out = self._compiled.advance(self, draws) if self._compiled is not None else None

@@ -47,6 +47,10 @@ class StepDraws:
         s = self.columns.get(name)
         return -1 if s is None else s.start
 
+    def give_back(self) -> None:
+        """Undo the last ``next()`` (a step that raised before using its draws): the next step takes them again."""
+        self._t -= 1
+
     def next(self) -> Draws:
         if self._t == self.block:
             shape = (self.block, self.num_envs)
