@@ -20,13 +20,10 @@ from numba import njit
 from . import rewards
 from .domain_rand import RandomPushes, update_pushes
 from .observations import OBS_CLIP
-from .step_math import StepMath
+from .step_math import VALUE_ROWS, StepMath
 
 #: the episode sums, rows of one (len, N) array: ``EPISODE_MEANS`` then ``reward_<term>`` in ``rewards.TERMS`` order
 NUM_MEANS = 3
-#: the rows of the kernel's flags output (nonfinite: always False there, a non-finite step is not its to take)
-FLAGS = ("terminated", "truncated", "nonfinite", "fell", "left_palm", "out_of_band")
-
 
 @njit(cache=True)
 def _next_targets(actions, targets, lo, hi, scale):
@@ -87,19 +84,17 @@ def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dim
     weights, lo, hi = consts[head:head + nterms], consts[head + nterms:head + nterms + nj], consts[head + nterms + nj:]
     n = q.shape[0]
     base = 2 * nj + ntac
-    # few outputs (each array returned costs numba a dtype lookup): flags and values with their entries in rows
-    flags = np.zeros((len(FLAGS), n), np.bool_)
-    terminated, truncated, fell, left_palm, out_of_band = flags[0], flags[1], flags[3], flags[4], flags[5]
-    values = np.empty((nterms + 4, n))
-    terms, reward, turned = values[:nterms], values[nterms], values[nterms + 1]
-    speed, height = values[nterms + 2], values[nterms + 3]
-    reward32 = np.empty(n, np.float32)
-    tips = np.zeros(n, np.int64)
+    # two outputs (each array returned costs ~1 us): the observation, and every other value in the rows of one
+    # array (step_math.VALUE_ROWS after the terms; flags as 1.0 and 0.0)
+    values = np.zeros((nterms + len(VALUE_ROWS), n))
+    terms, reward, turned, speed = values[:nterms], values[nterms], values[nterms + 1], values[nterms + 2]
+    height, tips, terminated, truncated = values[nterms + 3], values[nterms + 4], values[nterms + 5], values[nterms + 6]
+    fell, left_palm, out_of_band = values[nterms + 8], values[nterms + 9], values[nterms + 10]
     # the observation of obs_mode "state" (obs_frames > 0): the newest frames without touch, clipped
     obs = np.empty((n, max(obs_frames, 0) * base), np.float32)
     for i in range(n):  # a non-finite state: change nothing, the array-API path takes the step (as its test)
         if not np.isfinite(pos[i].sum() + q[i].sum() + qd[i].sum()):
-            return False, flags, values, tips, reward32, obs, False
+            return False, values, obs, False
     # the tactile readings (TactileFilter.update): clipped, smoothed, stale pads kept
     if ntac:
         for i in range(n):
@@ -110,12 +105,15 @@ def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dim
     for i in range(n):
         # terminations
         d0, d1, d2 = pos[i, 0] - palm[i, 0], pos[i, 1] - palm[i, 1], pos[i, 2] - palm[i, 2]
-        fell[i] = pos[i, 2] < term_height
-        left_palm[i] = d0 * d0 + d1 * d1 + d2 * d2 > max_dist2
+        fell_i = pos[i, 2] < term_height
+        left_i = d0 * d0 + d1 * d1 + d2 * d2 > max_dist2
         m0, m1, m2 = pos[i, 0] - start_pos[i, 0], pos[i, 1] - start_pos[i, 1], pos[i, 2] - start_pos[i, 2]
-        out_of_band[i] = band >= 0.0 and abs(m2) > band
-        ended = fell[i] or left_palm[i] or out_of_band[i]
-        terminated[i] = ended
+        band_i = band >= 0.0 and abs(m2) > band
+        ended = fell_i or left_i or band_i
+        fell[i] = 1.0 if fell_i else 0.0
+        left_palm[i] = 1.0 if left_i else 0.0
+        out_of_band[i] = 1.0 if band_i else 0.0
+        terminated[i] = 1.0 if ended else 0.0
         # reward terms, unweighted, in rewards.TERMS order
         w_axis = angvel[i, 0] * ax + angvel[i, 1] * ay + angvel[i, 2] * az
         pose = 0.0
@@ -138,7 +136,6 @@ def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dim
             total += terms[k, i]
             sums[NUM_MEANS + k, i] += terms[k, i]
         reward[i] = total
-        reward32[i] = total
         height[i] = pos[i, 2]
         v0, v1, v2 = linvel[i, 0], linvel[i, 1], linvel[i, 2]
         sums[0, i] += math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
@@ -160,7 +157,7 @@ def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dim
             prev_quat[i, c] = quat[i, c]
         ep_angle[i] += turned[i]
         progress[i] += 1
-        truncated[i] = progress[i] >= limit[i] and not ended
+        truncated[i] = 1.0 if progress[i] >= limit[i] and not ended else 0.0
         # the history: drop the oldest frame, append (normalised noisy joints, targets, tactile, touch)
         frames = buf.shape[1]
         for f in range(frames - 1):
@@ -175,7 +172,7 @@ def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dim
             buf[i, last, 2 * nj + k] = tactile[i, k]
         for k in range(contacts.shape[1]):
             if contacts[i, k]:
-                tips[i] += 1
+                tips[i] += 1.0
             if touch_on:
                 buf[i, last, base + k] = 1.0 if contacts[i, k] else 0.0
         for f in range(max(obs_frames, 0)):
@@ -183,8 +180,8 @@ def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dim
                 obs[i, f * base + c] = min(max(buf[i, frames - obs_frames + f, c], -obs_clip), obs_clip)
     any_done = False
     for i in range(n):
-        any_done = any_done or terminated[i] or truncated[i]
-    return True, flags, values, tips, reward32, obs, any_done
+        any_done = any_done or terminated[i] != 0.0 or truncated[i] != 0.0
+    return True, values, obs, any_done
 
 
 class CompiledStep:
@@ -225,11 +222,10 @@ class CompiledStep:
         array-API path then takes the step (with the same ``draws``, ``step_draws.Draws``)."""
         self.consts[NOISE_SCALE] = env.dr.joint_noise_scale  # the curriculum's, this step
         tactile = env.tactile.value if env.tactile.active else self.no_tactile
-        finite, flags, values, tips, reward32, obs, any_done = _advance(
+        finite, values, obs, any_done = _advance(
             env.backend.readings(), env._state, env._counters, env._sums, env.history.buf, draws.uniform, tactile,
             self.consts, self.dims)
         if not finite:
             return None
-        # the end causes stay one array until an episode ends and they are read (each row taken costs a view)
-        return StepMath(flags[0], flags[1], tips, flags[2:], values=values, reward32=reward32,
-                        observation=obs if self.obs_frames else None, any_done=any_done)
+        # the flags, counts and rows are taken out of values where needed (step_math.unpack): each costs a view
+        return StepMath(values=values, observation=obs if self.obs_frames else None, any_done=any_done)

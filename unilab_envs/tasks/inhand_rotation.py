@@ -301,17 +301,17 @@ class InhandRotationEnv(VectorEnv):
         """``gymnasium.make``'s step (``single.SingleEnv``, one env): ``first_env`` of ``step``'s outputs. While no
         episode ends they are built from the compiled step's packed values at once (one ``tolist``), not from the
         batch's info arrays, one view and one scalar per entry."""
-        out, obs, reward32 = self._take_step(action[None])
+        out, obs = self._take_step(action[None])
         if out.values is None or obs is None or out.any_done or self.num_envs != 1:
-            return first_env(*self._batch_outputs(out, obs, reward32))
-        row, k = out.values[:, 0].tolist(), len(rewards.TERMS)
+            return first_env(*self._batch_outputs(out, obs))
+        row, k = out.values[:, 0].tolist(), len(rewards.TERMS)  # step_math.VALUE_ROWS after the terms
         info = {"reward_terms": dict(zip(rewards.TERMS, row, strict=False)), "rotation_speed": row[k + 2],
-                "object_height": row[k + 3], "tip_contacts": int(out.tip_contacts[0])}
-        return obs[0], float(reward32[0]), False, False, info
+                "object_height": row[k + 3], "tip_contacts": int(row[k + 4])}
+        return obs[0], float(np.float32(row[k])), False, False, info  # the reward as step's float32
 
     def _take_step(self, actions):
-        """Physics and math of one step, and the NEXT_STEP restarts: the ``StepMath``, and the observation and
-        float32 reward where the compiled step gave them (else None)."""
+        """Physics and math of one step, and the NEXT_STEP restarts: the ``StepMath``, and the observation where
+        the compiled step gave it (else None)."""
         self.autoreset.require_started()
         xp = self.xp
         actions = np.asarray(actions, dtype=np.float64) if xp is np else self.arrays.asarray(actions)
@@ -346,26 +346,25 @@ class InhandRotationEnv(VectorEnv):
                 q, qd, tau, obj = step_math.stand_in(self, nonfinite, q, qd, tau, obj)
             out = step_math.advance(self, q, qd, tau, obj, nonfinite, step_math.frame_draws(self, draws))._replace(
                 lost=lost)
-        obs, reward32 = out.observation, out.reward32  # the compiled step's, for obs_mode "state"
+        obs = out.observation  # the compiled step's, for obs_mode "state"
         if self.autoreset.has_pending:
-            reward, terms, speed, _ = step_math.named(out)  # views: zeroed in place
-            self.autoreset.restart_pending(self._reset_envs, reward, out.terminated, out.truncated, speed,
-                                           *terms.values())
-            obs = reward32 = None  # observe the new episodes; the reward of theirs was zeroed
-        return out, obs, reward32
+            out = step_math.unpack(out)
+            self.autoreset.restart_pending(self._reset_envs, out.reward, out.terminated, out.truncated,
+                                           out.rotation_speed, *out.terms.values())
+            obs = None  # observe the new episodes
+        return out, obs
 
-    def _batch_outputs(self, out, obs, reward32):
+    def _batch_outputs(self, out, obs):
         """``step``'s outputs: the observation, reward, flags and infos, and the ends of episodes (autoreset)."""
-        xp, terminated, truncated = self.xp, out.terminated, out.truncated
-        reward, terms, speed, height = step_math.named(out)
-        info = {"reward_terms": terms, "rotation_speed": speed, "object_height": height,
+        out = step_math.unpack(out)
+        xp, terminated, truncated, reward = self.xp, out.terminated, out.truncated, out.reward
+        info = {"reward_terms": out.terms, "rotation_speed": out.rotation_speed, "object_height": out.object_height,
                 "tip_contacts": out.tip_contacts}
         if obs is None:
             obs = self._observe()
             if out.lost:  # the finished episode's last observation: finite, its stand-in values
                 obs = _finite_obs(obs)
-        if reward32 is None:
-            reward32 = reward.astype(np.float32) if xp is np else xp.astype(reward, xp.float32)
+        reward32 = reward.astype(np.float32) if xp is np else xp.astype(reward, xp.float32)
         if out.any_done is not False:  # None: not known (the array-API path)
             def stats():
                 nonfinite, fell, left_palm, band = out.causes

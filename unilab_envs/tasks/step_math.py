@@ -21,30 +21,37 @@ log = logging.getLogger("unilab_envs.tasks.inhand_rotation")  # the env's logger
 
 
 class StepMath(NamedTuple):
-    """One step's results. The compiled step leaves ``reward`` to ``object_height`` None and gives them packed in
-    ``values`` instead (``named`` takes them out as views), with the step's float32 reward, obs_mode "state"'s
-    observation and whether any episode ended."""
-    terminated: np.ndarray     # (N,) bool: nonfinite | fell | left_palm | out_of_band
-    truncated: np.ndarray      # (N,) bool
-    tip_contacts: np.ndarray   # (N,) fingertips touching the object
-    causes: object             # four (N,) bool: nonfinite, fell, left_palm, out_of_band (None without a height band)
-    reward: np.ndarray | None = None          # (N,) the sum of the weighted terms
-    terms: dict | None = None                 # name -> (N,) weighted term (rewards.TERMS order)
+    """One step's results. The compiled step gives only ``values``, ``observation`` and ``any_done``: ``unpack``
+    takes the other fields out of ``values`` where they are needed (each costs a view or a conversion)."""
+    terminated: np.ndarray | None = None     # (N,) bool: nonfinite | fell | left_palm | out_of_band
+    truncated: np.ndarray | None = None      # (N,) bool
+    tip_contacts: np.ndarray | None = None   # (N,) int, fingertips touching the object
+    causes: object = None                    # four (N,) bool: nonfinite, fell, left_palm, out_of_band (or None)
+    reward: np.ndarray | None = None         # (N,) the sum of the weighted terms
+    terms: dict | None = None                # name -> (N,) weighted term (rewards.TERMS order)
     rotation_speed: np.ndarray | None = None  # (N,) rad/s about the task axis this step, unclipped
-    object_height: np.ndarray | None = None   # (N,) m, a copy
-    lost: bool = False         # whether any env's state was not finite
-    values: np.ndarray | None = None  # (terms + 4, N): the terms, reward, rotation (rad), rotation speed, height
-    reward32: np.ndarray | None = None
-    observation: np.ndarray | None = None
-    any_done: bool | None = None
+    object_height: np.ndarray | None = None  # (N,) m
+    lost: bool = False                       # whether any env's state was not finite
+    values: np.ndarray | None = None         # compiled: (terms + VALUE_ROWS, N) float64
+    observation: np.ndarray | None = None    # compiled: obs_mode "state"'s observation
+    any_done: bool | None = None             # compiled: whether any episode ended
 
 
-def named(out: StepMath):
-    """``(reward, terms, rotation_speed, object_height)`` of a step, as views of the compiled step's ``values``."""
+#: the rows of the compiled step's ``values`` after the weighted terms (flags as 1.0 and 0.0)
+VALUE_ROWS = ("reward", "turned", "rotation_speed", "object_height", "tip_contacts", "terminated", "truncated",
+              "nonfinite", "fell", "left_palm", "out_of_band")
+
+
+def unpack(out: StepMath) -> StepMath:
+    """Every field of a compiled step's ``StepMath``, taken out of its ``values`` (views, bool flags, int counts);
+    an unpacked one as it is."""
     if out.values is None:
-        return out.reward, out.terms, out.rotation_speed, out.object_height
+        return out
     v, k = out.values, len(rewards.TERMS)
-    return v[k], dict(zip(rewards.TERMS, v, strict=False)), v[k + 2], v[k + 3]  # zip stops at TERMS' end
+    flags = v[k + 5:] != 0.0  # terminated, truncated, then the four causes
+    return StepMath(flags[0], flags[1], v[k + 4].astype(np.int64), flags[2:], v[k],
+                    dict(zip(rewards.TERMS, v, strict=False)), v[k + 2], v[k + 3], out.lost, None, out.observation,
+                    out.any_done)  # zip stops at the end of TERMS
 
 
 def frame_draws(env, draws):
