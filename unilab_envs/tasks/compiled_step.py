@@ -42,11 +42,12 @@ def _next_targets(actions, targets, lo, hi, scale):
 
 
 @njit(cache=True)
-def _targets_and_pushes(actions, targets, lo, hi, scale, force, mass, uniform, column, normal, push):
+def _targets_and_pushes(actions, targets, lo, hi, scale, force, mass, uniform, column, normal, decay, prob,
+                        push_scale):
     """``_next_targets``, then (if the actions were finite) ``RandomPushes.step``'s update: one call, not two."""
     if not _next_targets(actions, targets, lo, hi, scale):
         return False
-    update_pushes(force, mass, uniform[:, column], normal, push[0], push[1], push[2])
+    update_pushes(force, mass, uniform[:, column], normal, decay, prob, push_scale)
     return True
 
 
@@ -204,16 +205,15 @@ class CompiledStep:
         self.dims = np.array([nj, len(env.layout.contact_sensors), len(env.layout.tactile_sensors), self.obs_frames,
                               env.num_touch > 0], np.int64)
         self.no_tactile = np.zeros((env.num_envs, 0))
-        self.push = np.array([env.pushes.decay, 0.0, 0.0])  # decay, probability, scale
 
     def next_targets(self, env, actions, draws) -> tuple[bool, bool]:
         """The new joint targets, in ``env.targets``, and with the env's own active ``RandomPushes`` their update in
         the same call: (whether the actions were finite (else nothing changed), whether the pushes were taken)."""
         p = env.pushes
-        if type(p) is RandomPushes and p.active:
-            self.push[1:] = p.cfg.force_prob, p.cfg.force_scale  # the curriculum's, this step
+        if type(p) is RandomPushes and p.active:  # probability and scale: the curriculum's, this step
             ok = _targets_and_pushes(actions, env.targets, self.lo, self.hi, env.cfg.action_scale, p.force, env.mass,
-                                     draws.uniform, p.column, draws.normal, self.push)
+                                     draws.uniform, p.column, draws.normal, p.decay, p.cfg.force_prob,
+                                     p.cfg.force_scale)
             return ok, ok
         return _next_targets(actions, env.targets, self.lo, self.hi, env.cfg.action_scale), False
 
@@ -228,4 +228,5 @@ class CompiledStep:
         if not finite:
             return None
         # the flags, counts and rows are taken out of values where needed (step_math.unpack): each costs a view
-        return StepMath(values=values, observation=obs if self.obs_frames else None, any_done=any_done)
+        return StepMath(None, None, None, None, None, None, None, None, False, values,
+                        obs if self.obs_frames else None, any_done)  # positional: ~2x faster than keywords

@@ -314,7 +314,10 @@ class InhandRotationEnv(VectorEnv):
         the compiled step gave it (else None)."""
         self.autoreset.require_started()
         xp = self.xp
-        actions = np.asarray(actions, dtype=np.float64) if xp is np else self.arrays.asarray(actions)
+        if xp is not np:
+            actions = self.arrays.asarray(actions)
+        elif self._compiled is None or type(actions) is not np.ndarray or actions.dtype not in _FLOATS:
+            actions = np.asarray(actions, dtype=np.float64)  # the compiled step takes float32 as it is (exactly)
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions have shape {tuple(actions.shape)}; expected {self.action_space.shape} "
                              f"(num_envs, {self.hand.num_joints})")
@@ -406,6 +409,9 @@ class InhandRotationEnv(VectorEnv):
         if backend is not None:
             backend.close()
         super().close(**kwargs)
+
+
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
 
 def _finite_obs(obs):
