@@ -45,6 +45,7 @@ class SingleEnv(gym.Env):
         self._step_one = getattr(vector_env, "step_one", None)
         self.observation_space = vector_env.single_observation_space
         self.action_space = vector_env.single_action_space
+        self._action_shape = self.action_space.shape
         self.render_mode = vector_env.render_mode
         self.metadata = {k: v for k, v in vector_env.metadata.items() if k != "autoreset_mode"}
 
@@ -55,7 +56,7 @@ class SingleEnv(gym.Env):
 
     def step(self, action):
         action = np.asarray(action, dtype=np.float32)
-        if action.shape != self.action_space.shape:
+        if action.shape != self._action_shape:
             raise ValueError(f"action has shape {action.shape}; expected {self.action_space.shape}")
         if self._step_one is not None:  # the env's own one-env step: the same outputs, built for one env
             return self._step_one(action)

@@ -59,12 +59,15 @@ NOISE_SCALE = CONSTS.index("noise_scale")
 
 
 @njit(cache=True)
-def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dims):
+def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dims, values, obs):
     """One step's math. Few arguments, since each costs the call: the backend's ``readings`` (``readings_layout``),
     the env's packed per-env ``state`` (targets, start pose, start position, last quaternion, episode angle) and
     ``counters`` (progress, limit), the episode ``sums``, the history ``buf``, the step's ``uniform`` draws, the
     ``tactile`` readings, ``consts`` (``CONSTS``, weights, joint limits) and ``dims`` (joints, contacts, pads,
-    ``obs_frames`` of a "state" observation or 0, whether the history has touch columns)."""
+    ``obs_frames`` of a "state" observation or 0, whether the history has touch columns). It writes its results into
+    ``values`` (the terms, then ``step_math.VALUE_ROWS``; flags as 1.0 and 0.0) and ``obs`` (a "state" observation),
+    arrays the caller made (an array made here and returned would cost ~1 us more), and returns (whether the state
+    was finite (else nothing changed), whether any episode ended)."""
     nj, nc, ntac, obs_frames, touch_on = dims[0], dims[1], dims[2], dims[3], dims[4] != 0
     q, qd, tau = readings[:, :nj], readings[:, nj:2 * nj], readings[:, 2 * nj:3 * nj]
     r = 3 * nj
@@ -85,17 +88,14 @@ def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dim
     weights, lo, hi = consts[head:head + nterms], consts[head + nterms:head + nterms + nj], consts[head + nterms + nj:]
     n = q.shape[0]
     base = 2 * nj + ntac
-    # two outputs (each array returned costs ~1 us): the observation, and every other value in the rows of one
-    # array (step_math.VALUE_ROWS after the terms; flags as 1.0 and 0.0)
-    values = np.zeros((nterms + len(VALUE_ROWS), n))
     terms, reward, turned, speed = values[:nterms], values[nterms], values[nterms + 1], values[nterms + 2]
     height, tips, terminated, truncated = values[nterms + 3], values[nterms + 4], values[nterms + 5], values[nterms + 6]
     fell, left_palm, out_of_band = values[nterms + 8], values[nterms + 9], values[nterms + 10]
-    # the observation of obs_mode "state" (obs_frames > 0): the newest frames without touch, clipped
-    obs = np.empty((n, max(obs_frames, 0) * base), np.float32)
+    reward32 = values[nterms + 11]
     for i in range(n):  # a non-finite state: change nothing, the array-API path takes the step (as its test)
         if not np.isfinite(pos[i].sum() + q[i].sum() + qd[i].sum()):
-            return False, values, obs, False
+            return False, False
+    values[:] = 0.0
     # the tactile readings (TactileFilter.update): clipped, smoothed, stale pads kept
     if ntac:
         for i in range(n):
@@ -137,6 +137,7 @@ def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dim
             total += terms[k, i]
             sums[NUM_MEANS + k, i] += terms[k, i]
         reward[i] = total
+        reward32[i] = np.float32(total)  # the reward as a float32 array holds it
         height[i] = pos[i, 2]
         v0, v1, v2 = linvel[i, 0], linvel[i, 1], linvel[i, 2]
         sums[0, i] += math.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
@@ -182,7 +183,7 @@ def _advance(readings, state, counters, sums, buf, uniform, tactile, consts, dim
     any_done = False
     for i in range(n):
         any_done = any_done or terminated[i] != 0.0 or truncated[i] != 0.0
-    return True, values, obs, any_done
+    return True, any_done
 
 
 class CompiledStep:
@@ -205,6 +206,9 @@ class CompiledStep:
         self.dims = np.array([nj, len(env.layout.contact_sensors), len(env.layout.tactile_sensors), self.obs_frames,
                               env.num_touch > 0], np.int64)
         self.no_tactile = np.zeros((env.num_envs, 0))
+        self.values = np.zeros((len(rewards.TERMS) + len(VALUE_ROWS), env.num_envs))
+        self.obs_shape = (env.num_envs, self.obs_frames * env.frame_size)
+        self.no_obs = np.zeros((env.num_envs, 0), np.float32)
 
     def next_targets(self, env, actions, draws) -> tuple[bool, bool]:
         """The new joint targets, in ``env.targets``, and with the env's own active ``RandomPushes`` their update in
@@ -217,14 +221,16 @@ class CompiledStep:
             return ok, ok
         return _next_targets(actions, env.targets, self.lo, self.hi, env.cfg.action_scale), False
 
-    def advance(self, env, draws) -> StepMath | None:
+    def advance(self, env, draws, reuse: bool = False) -> StepMath | None:
         """``step_math.advance`` compiled, or None, with nothing changed, if the state is not finite: the
-        array-API path then takes the step (with the same ``draws``, ``step_draws.Draws``)."""
+        array-API path then takes the step (with the same ``draws``, ``step_draws.Draws``). ``reuse``: the values
+        array is this object's own, overwritten by the next call (for a caller that reads it at once)."""
         self.consts[NOISE_SCALE] = env.dr.joint_noise_scale  # the curriculum's, this step
         tactile = env.tactile.value if env.tactile.active else self.no_tactile
-        finite, values, obs, any_done = _advance(
-            env.backend.readings(), env._state, env._counters, env._sums, env.history.buf, draws.uniform, tactile,
-            self.consts, self.dims)
+        values = self.values if reuse else np.empty_like(self.values)
+        obs = np.empty(self.obs_shape, np.float32) if self.obs_frames else self.no_obs
+        finite, any_done = _advance(env.backend.readings(), env._state, env._counters, env._sums, env.history.buf,
+                                    draws.uniform, tactile, self.consts, self.dims, values, obs)
         if not finite:
             return None
         # the flags, counts and rows are taken out of values where needed (step_math.unpack): each costs a view

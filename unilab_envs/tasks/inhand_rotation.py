@@ -124,6 +124,7 @@ class InhandRotationEnv(VectorEnv):
         self.num_touch = len(self.hand.fingertip_geoms) if cfg.history_touch else 0  # proprio_history only
         self.single_observation_space = self._make_obs_space()
         self.action_space = batch_space(self.single_action_space, num_envs)
+        self._action_shape = self.action_space.shape
         self.observation_space = batch_space(self.single_observation_space, num_envs)
 
         n, zeros = num_envs, arr.zeros
@@ -301,24 +302,26 @@ class InhandRotationEnv(VectorEnv):
         """``gymnasium.make``'s step (``single.SingleEnv``, one env): ``first_env`` of ``step``'s outputs. While no
         episode ends they are built from the compiled step's packed values at once (one ``tolist``), not from the
         batch's info arrays, one view and one scalar per entry."""
-        out, obs = self._take_step(action[None])
+        out, obs = self._take_step(action[None], reuse=True)
         if out.values is None or obs is None or out.any_done or self.num_envs != 1:
             return first_env(*self._batch_outputs(out, obs))
         row, k = out.values[:, 0].tolist(), len(rewards.TERMS)  # step_math.VALUE_ROWS after the terms
         info = {"reward_terms": dict(zip(rewards.TERMS, row, strict=False)), "rotation_speed": row[k + 2],
                 "object_height": row[k + 3], "tip_contacts": int(row[k + 4])}
-        return obs[0], float(np.float32(row[k])), False, False, info  # the reward as step's float32
+        return obs[0], row[k + 11], False, False, info  # the reward rounded to float32, as step's
 
-    def _take_step(self, actions):
+    def _take_step(self, actions, reuse: bool = False):
         """Physics and math of one step, and the NEXT_STEP restarts: the ``StepMath``, and the observation where
-        the compiled step gave it (else None)."""
-        self.autoreset.require_started()
+        the compiled step gave it (else None). ``reuse``: the compiled step's values may be overwritten by the next
+        step (``step_one``, which reads them at once)."""
+        if not self.autoreset.started:
+            self.autoreset.require_started()  # raises
         xp = self.xp
         if xp is not np:
             actions = self.arrays.asarray(actions)
         elif self._compiled is None or type(actions) is not np.ndarray or actions.dtype not in _FLOATS:
             actions = np.asarray(actions, dtype=np.float64)  # the compiled step takes float32 as it is (exactly)
-        if actions.shape != self.action_space.shape:
+        if actions.shape != self._action_shape:
             raise ValueError(f"actions have shape {tuple(actions.shape)}; expected {self.action_space.shape} "
                              f"(num_envs, {self.hand.num_joints})")
         cfg = self.cfg
@@ -337,7 +340,7 @@ class InhandRotationEnv(VectorEnv):
         self.backend.apply_object_force(self.pushes.force if pushed else self.pushes.step(self.mass, draws))
         self.backend.step(self.targets, cfg.control_substeps)
 
-        out = self._compiled.advance(self, draws) if self._compiled is not None else None
+        out = self._compiled.advance(self, draws, reuse) if self._compiled is not None else None
         if out is None:  # the array-API math (torch arrays, compiled_step off, or a non-finite state)
             q, qd = self.backend.joint_state()
             obj = self.backend.object_state()

@@ -39,7 +39,7 @@ class StepMath(NamedTuple):
 
 #: the rows of the compiled step's ``values`` after the weighted terms (flags as 1.0 and 0.0)
 VALUE_ROWS = ("reward", "turned", "rotation_speed", "object_height", "tip_contacts", "terminated", "truncated",
-              "nonfinite", "fell", "left_palm", "out_of_band")
+              "nonfinite", "fell", "left_palm", "out_of_band", "reward32")  # reward32: the reward rounded to float32
 
 
 def unpack(out: StepMath) -> StepMath:
@@ -48,7 +48,7 @@ def unpack(out: StepMath) -> StepMath:
     if out.values is None:
         return out
     v, k = out.values, len(rewards.TERMS)
-    flags = v[k + 5:] != 0.0  # terminated, truncated, then the four causes
+    flags = v[k + 5:k + 11] != 0.0  # terminated, truncated, then the four causes
     return StepMath(flags[0], flags[1], v[k + 4].astype(np.int64), flags[2:], v[k],
                     dict(zip(rewards.TERMS, v, strict=False)), v[k + 2], v[k + 3], out.lost, None, out.observation,
                     out.any_done)  # zip stops at the end of TERMS
