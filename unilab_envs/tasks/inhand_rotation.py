@@ -319,7 +319,8 @@ class InhandRotationEnv(VectorEnv):
         xp = self.xp
         if xp is not np:
             actions = self.arrays.asarray(actions)
-        elif self._compiled is None or type(actions) is not np.ndarray or actions.dtype not in _FLOATS:
+        elif self._compiled is None or type(actions) is not np.ndarray or (actions.dtype is not _F64 and
+                                                                             actions.dtype is not _F32):
             actions = np.asarray(actions, dtype=np.float64)  # the compiled step takes float32 as it is (exactly)
         if actions.shape != self._action_shape:
             raise ValueError(f"actions have shape {tuple(actions.shape)}; expected {self.action_space.shape} "
@@ -414,7 +415,7 @@ class InhandRotationEnv(VectorEnv):
         super().close(**kwargs)
 
 
-_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+_F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)  # singletons: tested by identity
 
 
 def _finite_obs(obs):
