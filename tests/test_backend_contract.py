@@ -255,3 +255,19 @@ def test_render_gives_an_image_of_the_env(backend):
     place(backend, pos=np.asarray(ALLEGRO.object_start))
     img = backend.render(1, width=64, height=48)
     assert img.shape == (48, 64, 3) and img.dtype == np.uint8 and img.std() > 1  # not a blank frame
+
+
+def test_readings_are_the_getters_in_one_array(backend):
+    """readings(): what the compiled step reads, every per-step reading in one host array (readings_layout)."""
+    from unilab_envs.backends.base import pack_readings, readings_layout
+
+    if getattr(backend, "xp", np) is not np:
+        pytest.skip("readings() serves the compiled step, which runs on numpy backends")
+    home = place(backend, pos=[[0.02, 0.0, 0.55]])
+    backend.apply_object_force(np.tile([0.0, 0.3, 0.0], (3, 1)))
+    backend.step(home, substeps(backend, 0.05))
+    got = backend.readings()
+    nj, ntip = home.shape[1], backend.fingertip_contacts().shape[1]
+    assert got.shape == (3, readings_layout(nj, ntip, backend.tactile_forces().shape[1])["tactile"].stop)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, pack_readings(backend, np.zeros_like(got)), rtol=1e-12, atol=1e-12)
