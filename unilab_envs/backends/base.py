@@ -192,8 +192,8 @@ class CachedReadings:
 
     def readings(self) -> np.ndarray:
         if getattr(self, "_readings", None) is None:
-            self._readings = np.zeros((self.num_envs, 3 * self._q.shape[1] + 16 + self._touch.shape[1] +
-                                       self._tactile.shape[1]))
+            width = readings_layout(self._q.shape[1], self._touch.shape[1], self._tactile.shape[1])["tactile"].stop
+            self._readings = np.zeros((self.num_envs, width))
         return pack_readings(self, self._readings)
 
     def object_state(self) -> ObjectState:

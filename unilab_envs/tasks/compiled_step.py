@@ -1,14 +1,18 @@
-"""The per-step math of in-hand rotation on host numpy arrays, fused into two numba calls.
+"""The per-step math of in-hand rotation on host numpy arrays, fused into numba calls.
 
 At one env, the array-API step (``step_math.advance``) is about a hundred small numpy calls of ~1 us each, longer
-than the physics it follows; this module does the same math in one compiled pass over the envs: the joint
-targets from the actions before the physics, then after it the terminations, the reward terms (the formulas of
-``rewards.py``, weighted by ``RewardScales``), the episode sums, the rotation about the task axis
-(``rotations.rotation_about_axis``) and the new history frame. The env uses it whenever its arrays are numpy and
-``compiled_step`` is on (the default); ``tests/test_compiled_step.py`` holds it equal to the array-API path step by
-step, and ``benchmarks/throughput.py --compare compiled_step=false`` measures what it saves.
+than the physics it follows; this module does the same math in compiled passes over the envs: before the physics
+the joint targets from the actions and the random pushes' update (one call), after it, from the backend's
+``readings()`` (one more call), the terminations, the reward terms (the formulas of ``rewards.py``, weighted by
+``RewardScales``), the episode sums, the rotation about the task axis (``rotations.rotation_about_axis``), the new
+history frame and the "state" observation (one call). What remains per call is numba's own cost, per argument and
+per array returned, so the kernels take few arguments (packed arrays) and return none (they fill arrays the
+caller made). The env uses it whenever its arrays are numpy and ``compiled_step`` is on (the default);
+``tests/test_compiled_step.py`` holds it equal to the array-API path step by step, and
+``benchmarks/throughput.py --compare compiled_step=false`` measures what it saves.
 
-The kernels compile on first use (a few seconds) and are cached on disk by numba (``NUMBA_CACHE_DIR``).
+The kernels compile on first use (~9 s on a 2-core machine, once) and are cached on disk by numba
+(``NUMBA_CACHE_DIR``).
 """
 from __future__ import annotations
 

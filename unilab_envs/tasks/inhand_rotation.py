@@ -12,7 +12,6 @@ observations, rewards, flags and infos out (``arrays="numpy"`` gives host copies
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 
 import numpy as np
@@ -36,8 +35,6 @@ from .presets import rotation_config
 from .start_states import EpisodeStarts, load_start_grasps
 from .step_draws import StepDraws
 from .tactile import TactileFilter
-
-log = logging.getLogger(__name__)
 
 OBS_MODES = ("state", "privileged", "hora")
 #: object position relative to its start (3), scale, mass, friction, centre of mass (3), gravity direction (3)
@@ -163,7 +160,7 @@ class InhandRotationEnv(VectorEnv):
         self.ep_sums = dict(zip(names, self._sums, strict=True))
         self._ep_wall_start = zeros(n, xp.float64)
         self.nonfinite_episodes = 0  # episodes the physics lost (end_cause nonfinite), since construction
-        # host numpy: the per-step math in two compiled calls (compiled_step.py); else the array-API code
+        # host numpy: the per-step math in compiled calls (compiled_step.py); else the array-API code
         self._compiled = compiled_step.CompiledStep(self) if cfg.compiled_step and xp is np else None
 
     # --- spaces and observations ----------------------------------------------------------

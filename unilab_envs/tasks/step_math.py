@@ -2,8 +2,8 @@
 rotation about the task axis and the new history frame.
 
 ``advance`` is the array-API version (numpy or torch tensors on a device). On host numpy arrays the env runs
-``compiled_step.advance`` instead, the same math fused into one numba call (``compiled_step`` in the config);
-``tests/test_compiled_step.py`` holds the two equal step by step.
+``compiled_step.advance`` instead, the same math fused into one numba call (``compiled_step`` in the config),
+whose results ``unpack`` names; ``tests/test_compiled_step.py`` holds the two equal step by step.
 """
 from __future__ import annotations
 
