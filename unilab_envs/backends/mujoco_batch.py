@@ -67,7 +67,8 @@ class MujocoBatchBackend:
         self._s_palm = slice(palm, palm + 3)
         tips = [m.sensor(f"{s}_pos").adr[0] for s in hand.fingertip_sites]
         self._s_tips = _as_slice((np.asarray(tips)[:, None] + np.arange(3)).ravel())
-        self._s_touch = _as_slice(np.array([m.sensor(n).adr[0] for n in layout.contact_sensors]))
+        touch = [m.sensor(n).adr[0] for n in layout.contact_sensors]
+        self._s_touch = _as_slice(np.array(touch))
         forces = [m.sensor(n).adr[0] for n in layout.tactile_sensors]
         self._s_force = _as_slice((np.asarray(forces, np.int64)[:, None] + np.arange(3)).ravel())
 
@@ -75,9 +76,9 @@ class MujocoBatchBackend:
         self._ctrl_hand = self._ctrl[:, self._act_read] if isinstance(self._act_read, slice) else None
         self._xfrc_object = self._xfrc[:, self._obody, :3]
         # readings(): every per-step reading gathered in one compiled pass, addresses in one int array
-        nj, nc, ntac = len(jids), len(layout.contact_sensors), len(layout.tactile_sensors)
+        nj, nc, ntac = len(jids), len(touch), len(forces)
         self._read_idx = np.concatenate([[nj, nc, ntac, self._oq, self._ov, palm], self._jq, self._jv, self._act,
-                                         [m.sensor(n).adr[0] for n in layout.contact_sensors], forces]).astype(np.int64)
+                                         touch, forces]).astype(np.int64)
         self._readings = np.zeros((num_envs, readings_layout(nj, nc, ntac)["tactile"].stop))
 
         self._nominal = {

@@ -96,7 +96,7 @@ class InhandRotationConfig:
     sim_options: SimOptions = field(default_factory=SimOptions)
     arrays: str = "auto"                      # auto | numpy | torch: where obs, rewards, infos live (auto: the
                                               #   backend's own; MuJoCo Warp: torch tensors on its device)
-    compiled_step: bool = True                # numpy arrays: a step's task math in two numba calls (identical
+    compiled_step: bool = True                # numpy arrays: a step's task math in numba calls (identical
                                               #   results, faster at small num_envs); False: the array-API code
     physics: PhysicsOptions = field(default_factory=PhysicsOptions)
     control_substeps: int = CONTROL_SUBSTEPS  # physics steps per action
