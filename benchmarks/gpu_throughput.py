@@ -2,8 +2,9 @@
 
 For each hand, world count and action kind (zero, random in [-1, 1]) it times ``env.step`` of
 ``gym.make_vec(..., sim="mjwarp")`` and, interleaved with it, the bare physics of the same model and data
-(``mujoco_warp.step`` x substeps on the env's own worlds, synchronised): the ratio is the share of a step in
-physics; the rest is the task layer. ``--arrays torch`` (the env's default on MuJoCo Warp) keeps actions,
+(``mujoco_warp.step`` x substeps on the env's own worlds through the backend's ``advance``, on a GPU the same
+CUDA graph as in the env's step; synchronised): the ratio is the share of a step in physics; the rest is the
+task layer. ``--arrays torch`` (the env's default on MuJoCo Warp) keeps actions,
 observations and rewards on the device; ``--arrays numpy`` times the host-copy path that SB3 and Sample Factory
 use. GPU memory per world is the device memory the env took, divided by its worlds.
 
@@ -35,7 +36,6 @@ def free_memory(device: str) -> int | None:
 
 
 def measure(env_id: str, n: int, device: str, actions: str, seconds: float, warmup: int, arrays: str) -> dict:
-    import mujoco_warp as mjw
     import torch
     import warp as wp
 
@@ -63,9 +63,7 @@ def measure(env_id: str, n: int, device: str, actions: str, seconds: float, warm
         env.step(a)
         wp.synchronize()
         w1, c1 = clocks()
-        with wp.ScopedDevice(be.device):
-            for _ in range(substeps):
-                mjw.step(be.m, be.d)
+        be.advance(substeps)  # the same physics as in env.step (one CUDA graph on a GPU)
         wp.synchronize()
         w2, c2 = clocks()
         env_sec.add(w1 - w0, c1 - c0)

@@ -111,6 +111,30 @@ def test_envs_run_on_mjwarp(make_vec, env_id):
         env.close()
 
 
+def test_advance_is_the_physics_of_a_step():
+    """``advance(k)``, what ``step`` runs and benchmarks/gpu_throughput.py times as the physics, is k of MuJoCo
+    Warp's own steps with the controls left as they are."""
+    import mujoco_warp as mjw
+    import warp as wp
+
+    layout, g = build_scene(ALLEGRO, OBJECTS["ball"]), _grasps(2)
+    advanced, reference = (make_backend("mjwarp", layout, num_envs=2, device="cpu") for _ in range(2))
+    target = g[:, :16] + 0.05
+    for be in (advanced, reference):
+        be.set_state(np.arange(2), g[:, :16], g[:, 16:19], g[:, 19:23])
+        be.step(target, 0)  # the controls, no physics
+    before = advanced.joint_state()[0].copy()
+    advanced.advance(6)
+    with wp.ScopedDevice("cpu"):
+        for _ in range(6):
+            mjw.step(reference.m, reference.d)
+    for be in (advanced, reference):
+        be.step(target, 0)  # read back
+    assert np.abs(advanced.joint_state()[0] - before).max() > 1e-3  # it moved
+    np.testing.assert_array_equal(advanced.joint_state()[0], reference.joint_state()[0])
+    np.testing.assert_array_equal(advanced.object_state().pos, reference.object_state().pos)
+
+
 def test_overflowing_the_preallocated_contacts_is_a_clear_error():
     be = make_backend("mjwarp", build_scene(ALLEGRO, OBJECTS["ball"]), num_envs=2, device="cpu", nconmax=1, njmax=8)
     g = _grasps(2)

@@ -142,6 +142,22 @@ class MjwarpBackend(CachedReadings):
     # --- stepping and state ---------------------------------------------------------------
     def step(self, ctrl, substeps: int) -> None:
         self._d["ctrl"][:, self._act] = self._tensor(ctrl)
+        self.advance(substeps)
+        overflow = self.d.overflow.numpy() & int(MEMORY_OVERFLOW)  # one small copy: the step's only sync
+        if overflow.any():
+            worlds = np.flatnonzero(overflow)
+            kinds = sorted({t.name for t in mjw.OverflowType if int(t) & int(np.bitwise_or.reduce(overflow))})
+            raise RuntimeError(
+                f"MuJoCo Warp ran out of preallocated memory ({', '.join(kinds)}) in env(s) {worlds[:8].tolist()} "
+                f"(nconmax={self.nconmax} contacts, njmax={self.njmax} rows per world): raise them with "
+                f"env.sim_options='{{nconmax: {2 * self.nconmax}, njmax: {2 * self.njmax}}}' "
+                f"(gym.make(..., sim_options={{'nconmax': {2 * self.nconmax}}}))")
+        self._read()
+
+    def advance(self, substeps: int) -> None:
+        """The physics alone: ``substeps`` steps of every world with the controls as they are, queued on the
+        device (no read-back, no overflow check). ``step`` runs it; ``benchmarks/gpu_throughput.py`` times it
+        as the physics' share of a step."""
         with self._warp():
             if self._graphs is None:
                 for _ in range(substeps):
@@ -153,16 +169,6 @@ class MjwarpBackend(CachedReadings):
                             mjw.step(self.m, self.d)
                     self._graphs[substeps] = capture.graph
                 wp.capture_launch(self._graphs[substeps])
-        overflow = self.d.overflow.numpy() & int(MEMORY_OVERFLOW)  # one small copy: the step's only sync
-        if overflow.any():
-            worlds = np.flatnonzero(overflow)
-            kinds = sorted({t.name for t in mjw.OverflowType if int(t) & int(np.bitwise_or.reduce(overflow))})
-            raise RuntimeError(
-                f"MuJoCo Warp ran out of preallocated memory ({', '.join(kinds)}) in env(s) {worlds[:8].tolist()} "
-                f"(nconmax={self.nconmax} contacts, njmax={self.njmax} rows per world): raise them with "
-                f"env.sim_options='{{nconmax: {2 * self.nconmax}, njmax: {2 * self.njmax}}}' "
-                f"(gym.make(..., sim_options={{'nconmax': {2 * self.nconmax}}}))")
-        self._read()
 
     def _read(self) -> None:
         d, n = self._d, self.num_envs
