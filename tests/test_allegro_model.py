@@ -1,4 +1,4 @@
-"""Checks the Allegro Hand V3 (right) MJCF against shared/specs/allegro.md."""
+"""Checks the Allegro Hand V3 (right) MJCF against docs/specs/allegro.md."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Checks the Sharpa Wave (right) MJCF against shared/specs/sharpa_wave.md."""
+"""Checks the Sharpa Wave (right) MJCF against docs/specs/sharpa_wave.md."""
 from pathlib import Path
 
 import mujoco

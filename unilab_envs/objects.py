@@ -25,7 +25,7 @@ OBJECTS: dict[str, ObjectSpec] = {
     "ball": ObjectSpec("ball", "sphere", (0.04,)),
     "cube": ObjectSpec("cube", "box", (0.03, 0.03, 0.03)),
     "cylinder": ObjectSpec("cylinder", "cylinder", (0.035, 0.03)),
-    # UniLab's Sharpa object (shared/specs/sharpa_wave.md section 6): r 2 cm, 3.2 cm tall at scale 1.
+    # UniLab's Sharpa object (docs/specs/sharpa_wave.md section 6): r 2 cm, 3.2 cm tall at scale 1.
     "small_cylinder": ObjectSpec("small_cylinder", "cylinder", (0.02, 0.016), friction=(2.0, 0.1, 0.02),
                                  solref=(0.01, 1.0), solimp=(0.95, 0.99, 0.001, 0.5, 2.0)),
 }

@@ -1,4 +1,4 @@
-"""Allegro Hand V3 (right, 16 DoF), palm up as in HORA. Facts: shared/specs/allegro.md."""
+"""Allegro Hand V3 (right, 16 DoF), palm up as in HORA. Facts: docs/specs/allegro.md."""
 from __future__ import annotations
 
 from .base import ASSETS, HandSpec

@@ -1,5 +1,5 @@
 """Sharpa Wave (right, 22 DoF, five tactile fingertip pads), palm up as in UniLab. Facts:
-shared/specs/sharpa_wave.md."""
+docs/specs/sharpa_wave.md."""
 from __future__ import annotations
 
 from .base import ASSETS, HandSpec
