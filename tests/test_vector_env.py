@@ -162,6 +162,21 @@ def test_bad_actions_raise_clear_errors(make_vec, bad, match):
         envs.step(bad)
 
 
+def test_reset_mask_resets_only_its_envs_and_is_checked(make_vec):
+    envs = make_vec(num_envs=4)
+    envs.reset(seed=0)
+    for _ in range(3):
+        envs.step(np.zeros((4, 16), np.float32))
+    before = envs.progress.copy()
+    envs.reset(options={"reset_mask": np.array([True, False, True, False])})
+    np.testing.assert_array_equal(envs.progress, np.where([True, False, True, False], 0, before))
+    for options, match in [({"reset_mask": np.array([0, 2])}, r"dtype int64 and shape \(2,\); expected a bool array"),
+                           ({"reset_mask": [True, False]}, r"shape \(2,\); expected a bool array of shape \(4,\)"),
+                           ({"reset_maks": np.ones(4, bool)}, r"\['reset_maks'\] are not known .*'reset_mask'")]:
+        with pytest.raises(ValueError, match=match):
+            envs.reset(options=options)
+
+
 def test_unknown_config_key_suggests_the_nearest(make_vec):
     with pytest.raises(KeyError, match="did you mean 'episode_length'"):
         make_vec(num_envs=2, episode_lenght=10)

@@ -1,7 +1,9 @@
 """``gymnasium.make`` support: a one-env ``gymnasium.Env`` view of a native vector env.
 
 This view returns a finished episode's last observation, with its statistics merged into ``info``
-(as a plain ``Env`` should), whatever the vector env's autoreset mode; the next ``reset()`` starts anew.
+(as a plain ``Env`` should), whatever the vector env's autoreset mode; the next ``reset()`` starts anew. A
+statistic that shares its name with a per-step entry (``rotation_speed``) is ``episode_<name>`` there, so that
+``info["rotation_speed"]`` is always the step's.
 """
 from __future__ import annotations
 
@@ -16,7 +18,10 @@ def first_env(obs, reward, terminated, truncated, info):
         final = _first(info["final_info"])
         final.pop("episode", None)  # a one-env loop gets it from Gymnasium's RecordEpisodeStatistics
         obs = info["final_obs"][0] if "final_obs" in info else _first(obs)
-        info = _first({k: v for k, v in info.items() if k not in ("final_obs", "final_info")}) | final
+        step = _first({k: v for k, v in info.items() if k not in ("final_obs", "final_info")})
+        # a statistic named as a per-step entry (rotation_speed) keeps that name for the step's value, and is
+        # episode_<name> for the episode's
+        info = step | {f"episode_{k}" if k in step else k: v for k, v in final.items()}
     else:
         obs, info = _first(obs), _first(info)
     return obs, float(reward[0]), bool(terminated[0]), bool(truncated[0]), info

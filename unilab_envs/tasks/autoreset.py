@@ -39,6 +39,27 @@ def resolve_mode(mode) -> AutoresetMode:
     return mode
 
 
+def reset_ids(options: dict | None, num_envs: int, known: tuple[str, ...], arrays: Arrays = NUMPY):
+    """The envs ``reset(options=...)`` starts: all, or those set in ``options["reset_mask"]`` (a bool array of
+    ``num_envs`` entries, as Gymnasium's vector envs take it); None for all. Unknown option keys and a mask that is
+    not one bool per env are errors: an index list would otherwise be read as a mask."""
+    if not options:
+        return None
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"reset options {unknown} are not known to this env; it takes {list(known)}")
+    mask = options.get("reset_mask")
+    if mask is None:
+        return None
+    dtype = str(getattr(mask, "dtype", np.asarray(mask).dtype)).removeprefix("torch.")
+    shape = tuple(getattr(mask, "shape", np.shape(mask)))
+    if dtype != "bool" or shape != (num_envs,):
+        raise ValueError(f"options['reset_mask'] has dtype {dtype} and shape {shape}; expected a bool array of shape "
+                         f"({num_envs},), True for the envs to reset (from indices i: "
+                         f"mask = np.zeros({num_envs}, bool); mask[i] = True)")
+    return arrays.flatnonzero(arrays.asarray(mask, arrays.xp.bool))
+
+
 def _masked(ids, num_envs: int, stats: dict, arrays: Arrays = NUMPY) -> tuple[np.ndarray, dict]:
     """Each statistic (an array, or a dict of arrays such as ``episode``) with the other envs' entries zeroed,
     and a ``_``-prefixed mask beside it, as Gymnasium lays out vector infos."""

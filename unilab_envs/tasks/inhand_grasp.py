@@ -96,7 +96,8 @@ class InhandGraspEnv(VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        ids = np.arange(self.num_envs)
+        subset = autoreset.reset_ids(options, self.num_envs, ("reset_mask",))
+        ids = np.arange(self.num_envs) if subset is None else subset
         self._reset_envs(ids)
         self.autoreset.on_reset(ids)
         return self._observe(), {}

@@ -198,15 +198,14 @@ class InhandRotationEnv(VectorEnv):
             self._reset_rng = self.arrays.generator(self.np_random.spawn(1)[0])
             self._step_rng = self.arrays.generator(self.np_random)
             self._draws.start(self._step_rng)
-        mask = None if options is None else options.get("reset_mask")
-        arr = self.arrays
-        ids = arr.arange(self.num_envs) if mask is None else arr.flatnonzero(arr.asarray(mask, self.xp.bool))
-        if mask is None:  # a full reset splits the scales over the envs anew; later resets keep them
+        subset = autoreset.reset_ids(options, self.num_envs, ("reset_mask", "episode_starts"), self.arrays)
+        ids = self.arrays.arange(self.num_envs) if subset is None else subset
+        if subset is None:  # a full reset splits the scales over the envs anew; later resets keep them
             self.scale_idx[:] = assign_scales(len(self.cfg.domain_rand.scale_list), self.num_envs, self._reset_rng)
         given = None if options is None else options.get("episode_starts")
         self._reset_envs(ids, None if given is None else self.starts.parse(given, len(ids)))
         self.autoreset.on_reset(ids)
-        if mask is None and self.cfg.stagger_episodes and self.num_envs > 1:
+        if subset is None and self.cfg.stagger_episodes and self.num_envs > 1:
             # Spread the first episodes' ends so that envs never truncate in lockstep.
             self.limit[:] = self._step_rng.integers(1, self.cfg.episode_length + 1, self.num_envs)
         return self._observe(), {}
