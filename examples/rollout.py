@@ -1,4 +1,5 @@
-"""Roll out AllegroInhandRotation-v0 (or --env-id ...) with a fixed policy and report physical metrics.
+"""Roll out AllegroInhandRotation-v0 (or SharpaInhandRotation-v0, --env-id) with a fixed policy and report
+physical metrics.
 
     python examples/rollout.py                          # 256 envs, hold still (zero action), 20 s
     python examples/rollout.py --policy random --video rollout.mp4
@@ -14,12 +15,13 @@ import argparse
 import gymnasium as gym
 import numpy as np
 
-import unilab_envs  # noqa: F401  (registers the env ids)
+import unilab_envs  # registers the env ids
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env-id", default="AllegroInhandRotation-v0")
+    parser.add_argument("--env-id", default="AllegroInhandRotation-v0",
+                        choices=[i for i in unilab_envs.TASKS if "Rotation" in i], help="a rotation task")
     parser.add_argument("--num-envs", type=int, default=256)
     parser.add_argument("--steps", type=int, default=400, help="control steps (20 Hz)")
     parser.add_argument("--policy", choices=["zero", "random"], default="zero")

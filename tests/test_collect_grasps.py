@@ -81,6 +81,17 @@ def test_cli_writes_prefix_and_scale(tmp_path, capsys):
     assert len(np.load(out)) == 8
 
 
+@pytest.mark.parametrize("args, message", [(["--hand", "shadow"], "argument --hand: invalid choice: 'shadow'"),
+                                           (["--sim", "physx"], "argument --sim: invalid choice: 'physx'"),
+                                           (["--num-grasps", "0"], "argument --num-grasps: 0 is not > 0"),
+                                           (["--scale", "-1"], "argument --scale: -1 is not > 0")])
+def test_cli_bad_arguments_are_one_line_errors(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--out", str(tmp_path / "x")])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def test_impossible_criteria_stop_with_a_clear_error(tmp_path):
     with pytest.raises(RuntimeError, match="only 0 of 5 grasps passed"):
         collect_grasps(tmp_path / "x_1.0.npy", num_grasps=5, num_envs=16, max_attempts=32, progress=False,

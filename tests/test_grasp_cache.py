@@ -168,6 +168,34 @@ def test_scale_tolerance(tmp_path):
     assert load_grasps(path, CacheKey("allegro", "ball", 1.0 + 5e-7, "hash-a")).shape == (8, 23)
 
 
+@pytest.mark.parametrize("given", ["folder", "caches/my_grasp", "caches/my_grasp.npy", "caches/my_grasp_1.0.npy"])
+def test_explicit_missing_suggests_a_command_that_writes_there(tmp_path, given):
+    """The command in a missing explicit path's error writes (``collect_grasps``' own naming) where that path is
+    looked up, not into the local cache folder."""
+    import shlex
+
+    from unilab_envs.collect_grasps import output_path
+
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(GraspCacheMissing) as info:
+        resolve_grasp_cache(KEY, explicit_path=tmp_path / given, cache_dir=tmp_path / "empty")
+    command = str(info.value).splitlines()[-1].strip()
+    assert command.startswith(CMD + " --out ")
+    args = shlex.split(command)
+    written = output_path(args[args.index("--out") + 1], KEY.scale)
+    if given.endswith("_1.0.npy"):
+        assert written == tmp_path / given  # the very file asked for
+    save_grasps(written, make_grasps(), KEY, {})
+    assert resolve_grasp_cache(KEY, explicit_path=tmp_path / given, cache_dir=tmp_path / "empty").path == written
+
+
+def test_stale_explicit_file_suggests_rewriting_it(tmp_path):
+    stale = save_grasps(tmp_path / "mine" / KEY.filename, make_grasps(), CacheKey("allegro", "ball", 1.0, "old"), {})
+    with pytest.raises(GraspCacheStale) as info:
+        resolve_grasp_cache(KEY, explicit_path=stale)
+    assert f"{CMD} --out {tmp_path / 'mine' / 'allegro_ball_grasp'}" in str(info.value)
+
+
 # ---------------------------------------------------------------- resolver
 
 

@@ -16,9 +16,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from tqdm.auto import tqdm
 
+from .backends import BACKENDS
 from .grasp_cache import cache_filename, default_cache_dir, format_scale, save_grasps
 from .grasp_cache.partial import PartialCollection
-from .hands import get_hand
+from .hands import HANDS
 from .objects import OBJECTS
 from .scene import PhysicsOptions
 from .tasks.inhand_grasp import InhandGraspEnv
@@ -108,21 +109,32 @@ def output_path(prefix: str | Path, scale: float) -> Path:
     return prefix.parent / cache_filename(prefix.name.removesuffix(".npy"), scale)
 
 
+def _positive(kind):
+    """An argparse type: a number of ``kind`` above 0 (argparse reports anything else as a one-line error)."""
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} is not > 0")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its message ("invalid int value")
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hand", default="allegro")
+    parser.add_argument("--hand", default="allegro", choices=sorted(HANDS))
     parser.add_argument("--object", dest="object_type", default=None, choices=sorted(OBJECTS),
                         help="default: the hand's own (allegro: ball, sharpa: small_cylinder)")
-    parser.add_argument("--scale", type=float, nargs="+", default=[1.0], help="one cache per scale")
-    parser.add_argument("--num-grasps", type=int, default=5000)
-    parser.add_argument("--num-envs", type=int, default=256)
+    parser.add_argument("--scale", type=_positive(float), nargs="+", default=[1.0], help="one cache per scale")
+    parser.add_argument("--num-grasps", type=_positive(int), default=5000)
+    parser.add_argument("--num-envs", type=_positive(int), default=256)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sim", default="mujoco")
+    parser.add_argument("--sim", default="mujoco", choices=sorted(BACKENDS))
     parser.add_argument("--out", type=Path, default=None,
                         help="output prefix (file: <prefix>_<scale>.npy); default: the local cache folder")
     parser.add_argument("--no-resume", dest="resume", action="store_false",
                         help="start anew instead of continuing an interrupted collection (its <file>.partial/ chunks)")
-    parser.add_argument("--chunk-grasps", type=int, default=None,
+    parser.add_argument("--chunk-grasps", type=_positive(int), default=None,
                         help="grasps per progress chunk written to disk (500); with --ray: per Ray task (default: "
                              "one chunk per task slot of the cluster)")
     parser.add_argument("--ray", nargs="?", const="local", default="", metavar="ADDRESS",
@@ -130,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpus-per-worker", type=float, default=2, help="with --ray: CPUs (and threads) per task")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    get_hand(args.hand)  # an unknown hand fails here, before any model is built
     args.object_type = args.object_type or grasp_config(args.hand).object_type
     prefix = args.out if args.out is not None else default_prefix(args.hand, args.object_type)
     if args.ray:

@@ -155,9 +155,11 @@ def resolve_grasp_cache(
                         f"(no fallback is attempted when a path is given): {e}"
                     ) from e
         tried_paths = ", ".join(str(c) for c in candidates)
+        suffix = f"_{format_scale(key.scale)}.npy"  # the file the command below writes: the given one if it can
+        target = candidates[0] if candidates[0].name.endswith(suffix) else candidates[-1]
         raise GraspCacheMissing(
             f"explicit grasp cache path {str(explicit_path)!r} not found (tried {tried_paths}); "
-            f"no fallback is attempted when a path is given. Create it with:\n  {generate_command(key)}"
+            f"no fallback is attempted when a path is given. Create it with:\n  {generate_command(key, target)}"
         )
 
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -207,6 +209,6 @@ def resolve_grasp_cache(
         f"no usable grasp cache for hand={key.hand!r} object={key.object_type!r} "
         f"scale={format_scale(key.scale)} ({key.filename}). Tried:\n{lines}\n"
         f"Generate it with:\n  {generate_command(key)}\n"
-        "or set allow_generate=True (env config key `grasp_allow_generate`) "
-        "to generate it in-process."
+        "or let the env generate it in-process: gymnasium.make(..., grasp_allow_generate=True), or "
+        "`env.grasp_allow_generate=true` on the trainers' command line."
     )

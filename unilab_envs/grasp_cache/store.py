@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,12 +83,19 @@ class CacheKey:
         return cache_filename(self.prefix, self.scale)
 
 
-def generate_command(key: CacheKey) -> str:
-    """Shell command that (re)generates the cache for ``key``."""
-    return (
-        f"python -m unilab_envs.collect_grasps --hand {key.hand} --object {key.object_type} "
-        f"--scale {format_scale(key.scale)} --num-grasps 5000"
-    )
+def generate_command(key: CacheKey, path: str | os.PathLike | None = None) -> str:
+    """Shell command that (re)generates the cache for ``key``: into the local cache folder, or at ``path`` (a
+    ``<prefix>_<scale>.npy`` file, written through ``--out <prefix>``)."""
+    command = (f"python -m unilab_envs.collect_grasps --hand {key.hand} --object {key.object_type} "
+               f"--scale {format_scale(key.scale)} --num-grasps 5000")
+    if path is None:
+        return command
+    path, suffix = Path(path).expanduser(), f"_{format_scale(key.scale)}.npy"
+    if path.name.endswith(suffix):
+        return f"{command} --out {shlex.quote(str(path)[:-len(suffix)])}"
+    prefix = path.with_suffix("")  # collect_grasps names its files <prefix>_<scale>.npy
+    return (f"{command} --out {shlex.quote(str(prefix))}   (it writes {prefix}{suffix}: point the env there, "
+            f"or give it {prefix})")
 
 
 def _package_version() -> str:
@@ -269,7 +277,7 @@ def _check_stale(path: Path, meta: dict, expected: CacheKey) -> None:
         if not same:
             raise GraspCacheStale(
                 f"grasp cache {path} is stale: {name} differs (expected {exp!r}, found {got!r}). "
-                f"Regenerate it with:\n  {generate_command(expected)}"
+                f"Regenerate it with:\n  {generate_command(expected, path)}"
             )
 
 
