@@ -9,6 +9,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the suite never reaches the netw
 import unilab_envs  # noqa: E402,F401  (first: it picks MuJoCo's headless GL before mujoco is imported)
 
 TEST_GRASPS = 200
+#: the device the MuJoCo Warp tests run on: Warp's CPU device here and in CI; on a GPU machine
+#: ``UNILAB_TEST_WARP_DEVICE=cuda`` runs the same tests there (docs/gpu_task_layer.md, step 5)
+WARP_DEVICE = os.environ.get("UNILAB_TEST_WARP_DEVICE", "cpu")
 
 
 @pytest.fixture(scope="session")

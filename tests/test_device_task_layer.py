@@ -16,9 +16,11 @@ import gymnasium as gym  # noqa: E402
 import unilab_envs  # noqa: E402,F401
 from unilab_envs.backends import host  # noqa: E402
 
+from .conftest import WARP_DEVICE  # noqa: E402
+
 
 def make(n=4, env_id="AllegroInhandRotation-v0", **kw):
-    return gym.make_vec(env_id, num_envs=n, sim="mjwarp", sim_device="cpu", **kw)
+    return gym.make_vec(env_id, num_envs=n, sim="mjwarp", sim_device=WARP_DEVICE, **kw)
 
 
 def leaves(x):
@@ -92,7 +94,7 @@ def test_device_runs_are_reproducible_per_seed():
             obs, _ = env.reset(seed=11)
             trace = [obs]
             for _ in range(4):
-                trace.append(env.step(torch.full((3, 16), 0.3))[0])
+                trace.append(env.step(torch.full((3, 16), 0.3, device=env.backend.torch_device))[0])
             runs.append(torch.stack(trace))
         finally:
             env.close()
@@ -104,14 +106,14 @@ def test_arrays_choice_is_checked():
         gym.make_vec("AllegroInhandRotation-v0", num_envs=2, arrays="torch")
     with pytest.raises(ValueError, match="arrays='cuda'; choose 'auto'"):
         gym.make_vec("AllegroInhandRotation-v0", num_envs=2, arrays="cuda")
-    single = gym.make("AllegroInhandRotation-v0", sim="mjwarp", sim_device="cpu")  # a plain Env: numpy
+    single = gym.make("AllegroInhandRotation-v0", sim="mjwarp", sim_device=WARP_DEVICE)  # a plain Env: numpy
     try:
         obs, _ = single.reset(seed=0)
         assert isinstance(obs, np.ndarray) and single.observation_space.contains(obs)
     finally:
         single.close()
     with pytest.raises(ValueError, match="one-env numpy view"):
-        gym.make("AllegroInhandRotation-v0", sim="mjwarp", sim_device="cpu", arrays="torch")
+        gym.make("AllegroInhandRotation-v0", sim="mjwarp", sim_device=WARP_DEVICE, arrays="torch")
 
 
 def test_rsl_rl_adapter_passes_device_tensors_through():
@@ -119,14 +121,14 @@ def test_rsl_rl_adapter_passes_device_tensors_through():
     from unilab_envs.wrappers.rsl_rl import RslRlVecEnv
 
     env = make(4, autoreset_mode="same_step", episode_length=3, stagger_episodes=False)
-    venv = RslRlVecEnv(env, device="cpu", seed=0)
+    venv = RslRlVecEnv(env, device=str(env.backend.torch_device), seed=0)
     try:
         calls = []
         step = env.step
         env.step = lambda a: calls.append(a) or step(a)  # what reaches the env
         logged = {}
         for _ in range(4):
-            obs, reward, dones, extras = venv.step(torch.zeros(4, 16))
+            obs, reward, dones, extras = venv.step(torch.zeros(4, 16, device=env.backend.torch_device))
             logged |= extras["log"]
         assert all(isinstance(a, torch.Tensor) for a in calls)  # no trip through numpy
         assert obs["policy"].shape == (4, env.single_observation_space.shape[0]) and reward.dtype == torch.float32
@@ -142,7 +144,7 @@ def test_a_lost_world_ends_its_episode_on_the_device():
     try:
         env.reset(seed=0)
         env.pushes.force[0] = 1e38  # held (pushes are off): world 0's state goes non-finite
-        obs, reward, terminated, _, info = env.step(torch.zeros(3, 16))
+        obs, reward, terminated, _, info = env.step(torch.zeros(3, 16, device=env.backend.torch_device))
         assert terminated.tolist() == [True, False, False] and env.nonfinite_episodes == 1
         assert NAMES[int(info["final_info"]["end_cause"][0])] == "nonfinite"
         assert torch.isfinite(obs).all() and torch.isfinite(reward).all()

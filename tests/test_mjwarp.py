@@ -17,6 +17,8 @@ from unilab_envs.hands import ALLEGRO  # noqa: E402
 from unilab_envs.objects import OBJECTS  # noqa: E402
 from unilab_envs.scene import build_scene  # noqa: E402
 
+from .conftest import WARP_DEVICE  # noqa: E402
+
 CONTACT_FREE_ATOL = 1e-5     # rad over 1 s
 IN_CONTACT_JOINT_ATOL = 1e-3  # rad over 1 s from a cached grasp
 IN_CONTACT_OBJECT_ATOL = 1e-3  # m
@@ -25,7 +27,7 @@ IN_CONTACT_OBJECT_ATOL = 1e-3  # m
 def pair(n):
     layout = build_scene(ALLEGRO, OBJECTS["ball"])
     return (make_backend("mujoco", layout, num_envs=n, num_threads=2),
-            make_backend("mjwarp", layout, num_envs=n, device="cpu"))
+            make_backend("mjwarp", layout, num_envs=n, device=WARP_DEVICE))
 
 
 def _grasps(n):
@@ -82,7 +84,7 @@ def test_randomisation_lands_in_the_batched_model_fields():
 def test_zero_action_hold_rates_match(make_vec):
     held = {}
     # host arrays on both: the same numpy streams draw the same grasps
-    for sim, extra in (("mujoco", {}), ("mjwarp", {"sim_device": "cpu", "arrays": "numpy"})):
+    for sim, extra in (("mujoco", {}), ("mjwarp", {"sim_device": WARP_DEVICE, "arrays": "numpy"})):
         env = make_vec(16, sim=sim, stagger_episodes=False, domain_rand={"enabled": False}, **extra)
         env.reset(seed=2)
         dropped = np.zeros(16, bool)
@@ -98,7 +100,7 @@ def test_envs_run_on_mjwarp(make_vec, env_id):
 
     from unilab_envs.backends import host
 
-    env = gym.make_vec(env_id, num_envs=4, sim="mjwarp", sim_device="cpu")
+    env = gym.make_vec(env_id, num_envs=4, sim="mjwarp", sim_device=WARP_DEVICE)
     try:
         obs, _ = env.reset(seed=0)
         env.action_space.seed(5)  # seed 5 once made a world hit the linesearch cap: not an error
@@ -118,14 +120,14 @@ def test_advance_is_the_physics_of_a_step():
     import warp as wp
 
     layout, g = build_scene(ALLEGRO, OBJECTS["ball"]), _grasps(2)
-    advanced, reference = (make_backend("mjwarp", layout, num_envs=2, device="cpu") for _ in range(2))
+    advanced, reference = (make_backend("mjwarp", layout, num_envs=2, device=WARP_DEVICE) for _ in range(2))
     target = g[:, :16] + 0.05
     for be in (advanced, reference):
         be.set_state(np.arange(2), g[:, :16], g[:, 16:19], g[:, 19:23])
         be.step(target, 0)  # the controls, no physics
     before = advanced.joint_state()[0].copy()
     advanced.advance(6)
-    with wp.ScopedDevice("cpu"):
+    with wp.ScopedDevice(WARP_DEVICE):
         for _ in range(6):
             mjw.step(reference.m, reference.d)
     for be in (advanced, reference):
@@ -136,7 +138,8 @@ def test_advance_is_the_physics_of_a_step():
 
 
 def test_overflowing_the_preallocated_contacts_is_a_clear_error():
-    be = make_backend("mjwarp", build_scene(ALLEGRO, OBJECTS["ball"]), num_envs=2, device="cpu", nconmax=1, njmax=8)
+    be = make_backend("mjwarp", build_scene(ALLEGRO, OBJECTS["ball"]), num_envs=2, device=WARP_DEVICE, nconmax=1,
+                    njmax=8)
     g = _grasps(2)
     be.set_state(np.arange(2), g[:, :16], g[:, 16:19], g[:, 19:23])
     with pytest.raises(RuntimeError, match=r"nconmax=1 .*raise them with env.sim_options"):
