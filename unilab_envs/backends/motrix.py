@@ -18,6 +18,9 @@ to float64. What MotrixSim 0.10 does differently, and how this module meets the 
   ``set_state`` places them anew, so the task sees, counts and resets them as on MuJoCo.
 - Contact sensors are refreshed by a step: right after ``set_state`` the placed worlds read no
   contact and zero tactile force until their next step.
+- ``SceneData.reset`` keeps the solver's warm-start impulses: ``set_state`` first steps the placed worlds once in
+  a load-free pose so those impulses are exactly zero (``_clear_solver_state``); a constraint inactive in that
+  pose (a joint limit) keeps its stale impulse, so reset is not bitwise reproducible in every case (README).
 - It has no offscreen renderer on a CPU machine: ``render`` draws this backend's state with MuJoCo's
   renderer on the same MJCF (kinematics only; the physics stays MotrixSim's).
 - Its thread pool is per process and fixed at the first model: the first backend's ``num_threads``
@@ -41,6 +44,9 @@ HONOURED_OPTIONS = frozenset({"timestep", "iterations", "contact_filter"})
 _IGNORED_TAGS = ("impratio", "cone", "integrator", "ls_iterations", "noslip_iterations")
 #: A world whose coordinates leave these bounds has diverged (m or rad; m/s or rad/s).
 _MAX_POS, _MAX_VEL = 1e3, 1e5
+#: Solver settings of the load-free step that zeroes a placed world's warm-start impulses
+#: (``MotrixBackend._clear_solver_state``): converged until the impulses underflow to exactly zero.
+_CLEAR_TOLERANCE, _CLEAR_ITERATIONS = float(np.finfo(np.float32).tiny), 200
 
 _threads: int | None = None
 _warned: set[str] = set()
@@ -227,6 +233,7 @@ class MotrixBackend(CachedReadings):
         pos[:, self._oq[3:]] = np.asarray(object_quat)[:, [1, 2, 3, 0]]
         vel = np.zeros((ids.size, self.model.num_dof_vel), np.float32)
         sub = self.data[mx.DisjointIndices(ids)]
+        self._clear_solver_state(ids, sub, pos)
         sub.reset(self.model, dof_pos=pos.astype(np.float32), dof_vel=vel, forward_kinematic=True,
                   reset_overrides=False)
         self._ctrl[ids[:, None], self._act] = joint_pos
@@ -234,6 +241,40 @@ class MotrixBackend(CachedReadings):
         self._lost[ids] = False
         self._fresh[ids] = True
         self._read()
+
+    def _clear_solver_state(self, ids: np.ndarray, sub, pos: np.ndarray) -> None:
+        """Zero the solver state the placed worlds carry over from their last episode.
+
+        MotrixSim's ``SceneData.reset`` rewrites the dof state but keeps the cached solver state (its
+        docstring: "warm-start lambdas ... are kept"): the friction-loss, joint-limit and contact impulses
+        of the previous step warm-start the next one, so the same state set twice stepped differently
+        (0.04 rad and 5 N of tactile force after one Sharpa step) and ``reset(seed=...)`` did not
+        reproduce an episode. MotrixSim 0.10 has no call that clears them, so the placed worlds take one
+        physics step in a load-free pose (hand at its home pose, at rest, targets at the pose, no gravity,
+        the object 1 m above its start, out of reach) with the solver run until its impulses underflow to
+        exactly zero, what a new ``SceneData`` holds; the last episode's contacts are dropped by that step.
+        Batched over ``ids`` (one ``step`` of the sub-batch); the caller then places the real state. Left
+        over: a constraint inactive in that pose (a joint limit) keeps its stale impulse until it engages
+        again (README 'MotrixSim' gives the measured size).
+        """
+        m, opts = self.model, self.model.options
+        prime = pos.astype(np.float32)
+        prime[:, self._jq] = self.layout.hand.home_pose
+        prime[:, self._oq[:3]] = np.asarray(self.layout.hand.object_start) + (0.0, 0.0, 1.0)
+        prime[:, self._oq[3:]] = (0.0, 0.0, 0.0, 1.0)
+        sub.reset(m, dof_pos=prime, dof_vel=np.zeros((ids.size, m.num_dof_vel), np.float32),
+                  forward_kinematic=True, reset_overrides=False)
+        self._ctrl[ids[:, None], self._act] = self.layout.hand.home_pose
+        self.data.actuator_ctrls = self._ctrl
+        gravity = m.get_gravity_override(sub).copy()
+        tol, iters = opts.solver_tolerance, opts.max_iterations
+        m.set_gravity_override(sub, np.zeros((ids.size, 3), np.float32))
+        opts.solver_tolerance, opts.max_iterations = _CLEAR_TOLERANCE, max(iters, _CLEAR_ITERATIONS)
+        try:
+            m.step(sub)
+        finally:
+            opts.solver_tolerance, opts.max_iterations = tol, iters
+            m.set_gravity_override(sub, gravity)
 
     def joint_ranges(self) -> np.ndarray:
         limits = np.asarray(self.model.joint_limits, float).T  # (nj, 2) in the model's joint order
