@@ -35,8 +35,15 @@ def test_unconfigured_combination_lists_the_configured_ones():
                  "--algo ppo --task sharpa_inhand_grasp --sim motrix",
                  "--algo appo --task allegro_inhand --sim motrix --profile hora"):
         assert line in str(e.value)
-    with pytest.raises(C.ConfigError, match="--sim bullet"):
+    with pytest.raises(C.ConfigError) as e:  # an unknown name: the valid ones, not every combination
         C.compose("ppo", "allegro_inhand", "bullet", root=ROOT)
+    assert str(e.value) == "unknown --sim 'bullet'; choose mujoco | motrix | mjwarp"
+    with pytest.raises(C.ConfigError) as e:
+        C.compose("sac", "allegro_inhand", "mujoco", root=ROOT)
+    assert str(e.value) == "unknown --algo 'sac'; choose ppo | appo | hora_distill | rsl_ppo"
+    with pytest.raises(C.ConfigError) as e:
+        C.compose("ppo", "shadow_inhand", "mujoco", root=ROOT)
+    assert str(e.value).startswith("unknown --task 'shadow_inhand'; choose allegro_inhand | allegro_inhand_grasp |")
 
 
 @pytest.mark.parametrize("sim", ["motrix", "mjwarp"])

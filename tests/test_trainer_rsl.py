@@ -51,6 +51,10 @@ def test_eval_and_resume(trained, capsys):
     assert cli.main(["train", *common, "--resume", *TINY, "--max-iterations", "4"]) == 0
     assert rsl_ppo.checkpoint_iteration(rsl_ppo.list_checkpoints(run)[-1]) == 4
     assert json.loads((run / "summary.json").read_text())["iterations"] == 4
+    # once more to the same total: nothing to do, said in one line; the run stays as it is
+    assert cli._run(cli.train, [*common, "--resume", *TINY, "--max-iterations", "4"]) == 2
+    assert f"run {run.name} already finished 4 of 4 iterations" in capsys.readouterr().err
+    assert not (run / "failed.json").exists() and rsl_ppo.checkpoint_iteration(rsl_ppo.list_checkpoints(run)[-1]) == 4
 
 
 def test_other_observation_modes_are_refused(tmp_path, capsys):

@@ -61,3 +61,126 @@ def test_a_run_that_dies_before_its_first_checkpoint_is_never_load_run_minus_1(t
     assert runs.find_run(tmp_path / EXP, -1) == good
     assert cli.evaluate(BASE + ["--load-run", "-1", f"training.logdir={tmp_path}", "eval.episodes=2",
                                 "eval.num_envs=2", "env.episode_length=5"]) == 0
+
+
+def _no_cuda(monkeypatch):
+    import trainers.device
+
+    monkeypatch.setattr(trainers.device.torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--num-envs", "0"], "--num-envs must be >= 1, got 0"),
+    (["--num-envs", "-4"], "--num-envs must be >= 1, got -4"),
+    (["training.max_iterations=0"], "--max-iterations must be >= 1, got 0"),
+    (["--max-iterations", "-2"], "--max-iterations must be >= 1, got -2"),
+    (["--device", "cuda"], "--device 'cuda' (training.device) but torch sees no CUDA device"),
+    (["--device", "cuda:1"], "--device 'cuda:1' (training.device) but torch sees no CUDA device"),
+    (["--device", "gpu0"], "--device 'gpu0' (training.device) is not a device to train on"),
+    (["--load-run", "-1"], "--load-run -1 selects the run to resume; add --resume (or use eval"),
+    (["--sim", "physx"], "unknown --sim 'physx'; choose mujoco | motrix | mjwarp"),
+    (["--task", "allegro_inhnd"], "unknown --task 'allegro_inhnd'; choose allegro_inhand |"),
+])
+def test_bad_flags_fail_with_one_line_before_any_run_folder(tmp_path, capsys, monkeypatch, bad, message):
+    _no_cuda(monkeypatch)  # the same answer on a machine with a GPU
+    rc = cli._run(cli.train, BASE + TINY + ["--max-iterations", "1", f"training.logdir={tmp_path}"] + bad)
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and "Traceback" not in err
+    assert err.count("\n") == 1, err  # one line: no list of every configured combination
+    assert not any(tmp_path.iterdir())  # no run folder, not even the experiment folder
+
+
+@pytest.mark.parametrize("algo", ["rsl_ppo", "appo", "hora_distill"])
+def test_every_algo_refuses_zero_envs_and_iterations_by_their_flag(tmp_path, capsys, algo):
+    argv = ["--algo", algo, "--task", "allegro_inhand", f"training.logdir={tmp_path}"]
+    assert cli._run(cli.train, argv + ["--num-envs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--num-envs must be >= 1, got 0" in err and "exceeds one rollout" not in err
+    assert cli._run(cli.train, argv + ["--max-iterations", "0"]) == 2
+    assert "--max-iterations must be >= 1, got 0" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_unknown_algo_names_the_registered_ones(tmp_path, capsys):
+    from trainers.algos import ALGOS
+
+    rc = cli._run(cli.train, ["--algo", "ppo2", "--task", "allegro_inhand", f"training.logdir={tmp_path}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unknown --algo 'ppo2'; choose " + " | ".join(ALGOS) in err and "rsl_ppo" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_help_lists_every_registered_algo_and_backend():
+    from trainers.algos import ALGOS
+    from unilab_envs.backends import BACKENDS
+
+    for command in ("train", "eval"):
+        text = " ".join(cli.parser(command).format_help().split())
+        assert " | ".join(ALGOS) in text and "rsl_ppo" in text
+        assert " | ".join(BACKENDS) in text
+
+
+def test_a_missing_grasp_cache_fails_before_any_run_folder_in_the_trainers_spelling(tmp_path, capsys):
+    """No cache of the cube anywhere (an empty cache folder, none shipped, the Hub offline): refused up front,
+    the fix written as a trainer override."""
+    rc = cli._run(cli.train, BASE + TINY + ["--max-iterations", "1", f"training.logdir={tmp_path / 'logs'}",
+                                            "env.object_type=cube", f"env.grasp_cache_dir={tmp_path / 'empty'}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "object='cube'" in err and "env.grasp_allow_generate=true" in err and "Traceback" not in err
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "empty").exists()  # nothing made, nothing generated
+
+
+def test_resuming_a_finished_run_says_so_and_leaves_it_as_it_was(tmp_path, cache_dir, capsys):
+    common = BASE + TINY + ["--max-iterations", "1", f"training.logdir={tmp_path}", "training.export=false"]
+    assert cli.train(common) == 0
+    (run,) = folders(tmp_path)
+    before = {p.name: p.stat().st_mtime_ns for p in run.rglob("*")}
+    rc = cli._run(cli.train, common + ["--resume"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"run {run.name} already finished 1 of 1 iterations" in err
+    assert "raise training.max_iterations" in err and "Traceback" not in err
+    assert folders(tmp_path) == [run] and not (run / runs.FAILED_FILE).exists()
+    assert {p.name: p.stat().st_mtime_ns for p in run.rglob("*")} == before  # nothing written
+    # the trainer itself, asked to resume with nothing left to learn, returns the run as it is (no AttributeError)
+    import trainers.ppo
+    from trainers import config as config_mod
+
+    summary = trainers.ppo.train(config_mod.load(run / runs.CONFIG_FILE), run, resume=True)
+    assert summary["iterations"] == 1 and summary["checkpoint"].endswith("model_1.zip")
+
+
+def _fake_finished_run(logdir: Path, algo: str, done: int) -> Path:
+    """A run folder of ``algo`` whose newest checkpoint is at iteration ``done`` (names only: never loaded)."""
+    from trainers import config as config_mod
+
+    cfg = config_mod.compose(algo, "allegro_inhand", "mujoco", overrides=[f"training.logdir={logdir}",
+                                                                         f"training.max_iterations={done}"])
+    run = runs.new_run_dir(cfg)
+    config_mod.save(cfg, run / runs.CONFIG_FILE)
+    if algo == "appo":
+        (run / "checkpoint_p0").mkdir()
+        (run / "checkpoint_p0" / f"checkpoint_{done:09d}_{done * 64}.pth").write_bytes(b"x")
+        (run / "config.json").write_text(json.dumps({"batch_size": 64, "num_batches_per_epoch": 1}))
+    else:
+        (run / "checkpoints").mkdir()
+        (run / "checkpoints" / f"model_{done}.pt").write_bytes(b"x")
+    return run
+
+
+@pytest.mark.parametrize("algo", ["rsl_ppo", "appo", "hora_distill"])
+def test_every_algo_refuses_to_resume_a_finished_run(tmp_path, capsys, algo):
+    needs = {"rsl_ppo": "rsl_rl", "appo": "sample_factory"}.get(algo)
+    if needs:
+        pytest.importorskip(needs)
+    run = _fake_finished_run(tmp_path, algo, 3)
+    rc = cli._run(cli.train, ["--algo", algo, "--task", "allegro_inhand", "--resume", f"training.logdir={tmp_path}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"run {run.name} already finished 3 of 3 iterations" in err
+    assert not (run / runs.FAILED_FILE).exists() and len(list(run.parent.iterdir())) == 1
+
+
+def test_eval_video_without_a_replay_points_to_eval_video(tmp_path, capsys):
+    rc = cli._run(cli.evaluate, BASE + ["--video", str(tmp_path / "e.mp4"), f"training.logdir={tmp_path}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "writes a --replay's video; to record an evaluation add eval.video=true" in err
+    assert not any(tmp_path.iterdir())

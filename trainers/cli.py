@@ -19,13 +19,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from unilab_envs.backends import BACKENDS
 from unilab_envs.grasp_cache import GraspCacheError
 from unilab_envs.ray_cluster import RayUnavailable
 from unilab_envs.ray_cluster import connect as connect_ray
 
 from . import config as config_mod
 from . import runs
-from .algos import get_algo
+from .algos import ALGOS, get_algo
 
 log = logging.getLogger("trainers")
 
@@ -39,9 +40,9 @@ FLAGS = {  # flag dest -> config key
 
 def parser(command: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=command, description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--algo", required=command != "eval", help="ppo | appo | hora_distill")
+    p.add_argument("--algo", required=command != "eval", help=" | ".join(ALGOS))
     p.add_argument("--task", required=command != "eval", help="e.g. allegro_inhand, allegro_inhand_grasp")
-    p.add_argument("--sim", default="mujoco", help="physics backend (default: mujoco)")
+    p.add_argument("--sim", default="mujoco", help=f"physics backend: {' | '.join(BACKENDS)} (default: mujoco)")
     p.add_argument("--profile", default=None, help="config variant: conf/<algo>/task/<task>/<sim>_<profile>.yaml")
     p.add_argument("--num-envs", type=int)
     p.add_argument("--seed", type=int)
@@ -56,7 +57,8 @@ def parser(command: str) -> argparse.ArgumentParser:
                    help="physics device (legged_gym's --sim_device): cpu | cuda[:N]; mujoco runs on the CPU only")
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="run on Ray: local (default), auto, or ray://host:10001; grasp tasks collect in chunks")
-    p.add_argument("--load-run", default="-1", help="run folder name or -1 = newest (eval, export, --resume)")
+    p.add_argument("--load-run", default=None if command == "train" else "-1",
+                   help="run folder name or -1 = newest (eval, export, train --resume)")
     p.add_argument("--checkpoint", default="-1", help="iteration number, file, or -1 = newest")
     if command == "train":
         p.add_argument("--resume", action="store_true", help="continue --load-run in place: steps, optimizer, logs")
@@ -131,6 +133,11 @@ def train(argv: list[str] | None = None, sweep: bool = True) -> int:
     """Train (or collect grasps); every config is validated before a run folder is made, and a run that
     fails before its first checkpoint is marked failed, so ``--load-run -1`` never picks a dead run."""
     args = parse("train", argv)
+    if args.load_run is None:
+        args.load_run = "-1"  # the newest run, for --resume
+    elif not args.resume:
+        raise config_mod.ConfigError(f"--load-run {args.load_run} selects the run to resume; add --resume (or use "
+                                     f"eval to evaluate it)")
     from .tune_sweep import plan, start
 
     planned = plan(args) if sweep else None  # a sweep's own trials (sweep=False) are single runs
@@ -138,6 +145,7 @@ def train(argv: list[str] | None = None, sweep: bool = True) -> int:
         return start(args, *planned)
     cfg = compose(args)
     config_mod.validate_env(cfg)
+    config_mod.validate_training(cfg)
     if cfg.training.ray.address:
         if cfg.task.kind != "grasp" and sweep:  # one run on the cluster: a sweep of one trial
             return start(args, list(args.overrides), {}, [int(cfg.training.seed)], cfg)
@@ -163,10 +171,14 @@ def train(argv: list[str] | None = None, sweep: bool = True) -> int:
         runs.check_profile(run_dir, args.profile)
         cfg = saved_config(run_dir, args)
         config_mod.validate_env(cfg)
+        config_mod.validate_training(cfg)
         algo.validate(cfg)
+        check_unfinished(algo, run_dir, cfg)
+        config_mod.check_grasp_cache(cfg)
         log.info("resuming %s", run_dir)
     else:
         algo.validate(cfg)
+        config_mod.check_grasp_cache(cfg)  # the env's start states exist (nothing is generated here)
         run_dir = runs.new_run_dir(cfg)
     config_mod.save(cfg, run_dir / runs.CONFIG_FILE)
     print(f"run folder: {run_dir}")
@@ -184,6 +196,22 @@ def train(argv: list[str] | None = None, sweep: bool = True) -> int:
     print(f"done: {summary['iterations']} iterations, {summary['env_steps']} env steps, "
           f"{summary.get('env_steps_per_second') or 0:.0f} steps/s; checkpoint {summary['checkpoint']}")
     return 0
+
+
+def check_unfinished(algo, run_dir: Path, cfg: DictConfig) -> None:
+    """``--resume`` of a run that already reached ``training.max_iterations`` has nothing to do: say so before
+    anything is written (the run stays as it is, not marked failed)."""
+    found = algo.list_checkpoints(run_dir)
+    if not found:
+        return  # the trainer says there is nothing to resume from
+    try:
+        done = int(algo.checkpoint_iteration(found[-1]))
+    except Exception:  # an unreadable checkpoint: loading it says what is wrong
+        return
+    total = int(cfg.training.max_iterations)
+    if done >= total:
+        raise config_mod.RunFinished(f"run {run_dir.name} already finished {done} of {total} iterations; raise "
+                                     f"training.max_iterations (e.g. --max-iterations {done + total}) to continue it")
 
 
 def _marking_failures(run_dir: Path, checkpoints, work):
@@ -235,6 +263,9 @@ def evaluate(argv: list[str] | None = None) -> int:
     args = parse("eval", argv)
     if args.replay:
         return replay(args)
+    if args.video:
+        raise config_mod.ConfigError(f"--video {args.video} writes a --replay's video; to record an evaluation add "
+                                     "eval.video=true (it writes <run>/videos/eval_<checkpoint>.mp4)")
     if args.checkpoints or "," in str(args.load_run):
         return eval_sweep(args)
     recorder = None

@@ -18,6 +18,7 @@ A combination is configured exactly when its file in step 6 exists.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 from pathlib import Path
@@ -43,6 +44,10 @@ OPEN_SECTIONS = ("algo.hparams.",)
 
 class ConfigError(ValueError):
     """A config that cannot be composed: unknown combination, key or value."""
+
+
+class RunFinished(ConfigError):
+    """``train --resume`` of a run that already reached its ``training.max_iterations``."""
 
 
 def conf_dir() -> Path:
@@ -156,12 +161,28 @@ def apply_overrides(cfg: DictConfig, overrides: Iterable[str | tuple[str, Any]])
     return cfg
 
 
+def check_names(algo: str, task: str, sim: str, root: Path | None = None) -> None:
+    """An unknown ``--algo``, ``--task`` or ``--sim`` is named with the valid choices (the algorithms that
+    ``trainers.algos`` registers, the tasks of ``conf/task/``, the backends of ``unilab_envs.backends``)."""
+    from unilab_envs.backends import BACKENDS
+
+    from .algos import ALGOS
+
+    root = root or conf_dir()
+    tasks = sorted(p.stem for p in (root / "task").glob("*.yaml"))
+    for flag, value, choices in (("--algo", algo, list(ALGOS)), ("--task", task, tasks),
+                                 ("--sim", sim, list(BACKENDS))):
+        if value not in choices:
+            raise ConfigError(f"unknown {flag} {value!r}; choose {' | '.join(choices)}")
+
+
 def compose(algo: str, task: str, sim: str, profile: str | None = None,
             overrides: Iterable[str | tuple[str, Any]] = (), root: Path | None = None) -> DictConfig:
     """The resolved config of one run (see the module docstring for the layers)."""
     root = root or conf_dir()
+    check_names(algo, task, sim, root)
     leaf = root / algo / "task" / task / (f"{sim}_{profile}.yaml" if profile else f"{sim}.yaml")
-    if not leaf.is_file():
+    if not leaf.is_file():  # known names, but not configured together: list what is
         combos = "\n  ".join(describe(c) for c in configured(root))
         raise ConfigError(f"no config for --algo {algo} --task {task} --sim {sim}"
                           f"{' --profile ' + profile if profile else ''} ({leaf} does not exist). "
@@ -185,6 +206,24 @@ def _env_defaults(hand: str):
         return rotation_config(hand)
     except ValueError as e:
         raise ConfigError(f"env.hand: {e}") from e
+
+
+def validate_training(cfg: DictConfig) -> None:
+    """The ``training`` settings every trainer relies on, checked before a run folder is made: at least one env
+    and one iteration, and a torch device that exists here (``training.device``)."""
+    from .device import check_device
+
+    tr, grasp = cfg.training, OmegaConf.select(cfg, "task.kind") == "grasp"
+    checks = (("--num-envs", "num_envs"),) + (() if grasp else (("--max-iterations", "max_iterations"),))
+    for flag, key in checks:  # grasp collection has no iterations and no policy device
+        value = tr.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{flag} must be >= 1, got {value} (config key training.{key})")
+    if not grasp:
+        try:
+            check_device(str(tr.device))
+        except ValueError as e:
+            raise ConfigError(str(e)) from e
 
 
 def env_kwargs(cfg: DictConfig, device_arrays: bool = False) -> dict[str, Any]:
@@ -230,15 +269,47 @@ def require_obs_mode(cfg: DictConfig, algo: str) -> None:
                           f"(--profile hora) or student (--algo hora_distill): set env.obs_mode=state")
 
 
+def _env_config(cfg: DictConfig):
+    """The env's own config dataclass of ``cfg.env`` (unvalidated)."""
+    from unilab_envs.config import apply_overrides as apply_env
+
+    return apply_env(_env_defaults(cfg.env.hand), env_kwargs(cfg, device_arrays=True))
+
+
 def validate_env(cfg: DictConfig) -> None:
     """Check the ``env`` section as the env will (types, ranges, counts) without building the env."""
-    from unilab_envs.config import apply_overrides as apply_env
     from unilab_envs.tasks.inhand_rotation import validate
 
     try:
-        validate(apply_env(_env_defaults(cfg.env.hand), env_kwargs(cfg, device_arrays=True)))
+        validate(_env_config(cfg))
     except (KeyError, TypeError, ValueError) as e:
         raise ConfigError(f"env: {e.args[0] if e.args else e}") from e
+
+
+def check_grasp_cache(cfg: DictConfig) -> None:
+    """The start states of a rotation run exist: the grasp cache of every scale in ``env.domain_rand.scale_list``,
+    found as the env will find it (explicit path, cache folder, shipped caches, the Hub), before a run folder is
+    made. Nothing is generated here: with ``env.grasp_allow_generate=true`` the env makes a missing cache itself."""
+    if OmegaConf.select(cfg, "task.kind") == "grasp" or cfg.env.get("grasp_allow_generate"):
+        return
+    import logging
+
+    from unilab_envs.hands import get_hand
+    from unilab_envs.objects import get_object
+    from unilab_envs.scene import build_scene
+    from unilab_envs.tasks import start_states
+
+    env = _env_config(cfg)
+    try:
+        layout = build_scene(get_hand(env.hand), get_object(env.object_type), env.physics)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"env: {e.args[0] if e.args else e}") from e
+    quiet = start_states.log.level
+    start_states.log.setLevel(logging.WARNING)  # the env says which cache it uses when it loads it
+    try:  # a GraspCacheError names the cache, the command that makes it and env.grasp_allow_generate=true
+        start_states.load_start_grasps(dataclasses.replace(env, grasp_allow_generate=False), layout)
+    finally:
+        start_states.log.setLevel(quiet)
 
 
 def make_env(cfg: DictConfig, num_envs: int, device_arrays: bool = False, **extra):

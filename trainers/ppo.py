@@ -181,6 +181,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
             print(f"initial weights: {init_weights(model, str(tr.init_from))}")
     model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
     callback = RunCallback(cfg, run_dir, steps_per_iter)
+    callback.init_callback(model)  # SB3 does it in learn(), which a run with nothing left to learn never calls
     model.post_update = callback.after_update  # checkpoint right after each update
     target = tr.max_iterations * steps_per_iter
     start_steps, t0 = model.num_timesteps, time.time()

@@ -68,8 +68,11 @@ def run_trial(config: dict) -> None:
     algo = get_algo(config["algo"])
     if existing and algo.list_checkpoints(existing[-1]):
         argv += ["--resume", "--load-run", str(existing[-1])]
-    if cli.train(argv, sweep=False) != 0:
-        raise RuntimeError(f"trial {name}: train exited with an error")
+    try:
+        if cli.train(argv, sweep=False) != 0:
+            raise RuntimeError(f"trial {name}: train exited with an error")
+    except config_mod.RunFinished:  # a restarted trial whose training had finished: evaluate it again
+        pass
     (run_dir,) = sorted(logdir.glob(f"*/*/*_{name}"))[-1:]
     ckpt = algo.list_checkpoints(run_dir)[-1]
     cfg = cli.config_mod.load(run_dir / runs.CONFIG_FILE)
@@ -233,6 +236,7 @@ def start(args: argparse.Namespace, regular: list[str], axes: dict, seeds: list[
     for combo in combos:  # every trial's config is valid before anything starts
         cfg = config_mod.apply_overrides(cfg0.copy(), list(combo.items()))
         config_mod.validate_env(cfg)
+        config_mod.validate_training(cfg)
         algo.validate(cfg)
     argv = ["--algo", args.algo, "--task", args.task, "--sim", args.sim] + (["--profile", args.profile] if
                                                                             args.profile else [])
