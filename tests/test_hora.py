@@ -320,6 +320,52 @@ def test_student_needs_a_teacher_and_the_history(tmp_path, capsys, cache_dir):
     assert "env.obs_mode=hora" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra, family, what", [
+    (["teacher.algo_family=appo"], "appo", "no appo --profile hora run with a checkpoint under"),
+    (["teacher.load_run=nonexistent"], "ppo", "teacher.load_run='nonexistent': no run folder"),
+])
+def test_a_missing_teacher_is_refused_before_the_students_run_folder(tmp_path, capsys, cache_dir, extra, family,
+                                                                     what):
+    """No teacher where the student looks (README's "No dead runs"): exit 2 before any student run folder, the
+    exact command that trains the teacher this student expects, and the teacher's own keys to point elsewhere."""
+    logdir = tmp_path / "logs"
+    rc = cli._run(cli.train, ["--algo", "hora_distill", *TASK, "--num-envs", "16", "--max-iterations", "1",
+                              "algo.batch_size=256", f"training.logdir={logdir}", *extra])
+    out, err = capsys.readouterr()
+    assert rc == 2 and what in err and "Traceback" not in err and "run folder:" not in out
+    assert err.lower().count("train one first") == 1
+    assert (f"train --algo {family} --task allegro_inhand --sim mujoco --profile hora training.logdir={logdir}"
+            in err)
+    assert all(key in err for key in ("teacher.logdir", "teacher.experiment_name", "teacher.load_run"))
+    assert "--experiment-name" not in err and "--load-run" not in err  # the student's flags name no teacher
+    assert not (logdir / "hora_distill").exists()  # no student run folder, not even its experiment folder
+
+
+def test_resuming_a_student_checks_its_own_teacher_before_anything_is_written(pipeline, tmp_path, capsys):
+    """--resume keeps the teacher the student was given (not what teacher.* finds today): its snapshot suffices
+    when the teacher's run is gone; with the snapshot gone too, exit 2 and the run is left as it was."""
+    import shutil
+
+    from trainers import runs
+
+    _, _, student = pipeline
+    run = Path(shutil.copytree(student, tmp_path / "hora_distill" / "AllegroInhandRotation-v0" / student.name))
+    newest = hora_distill.list_checkpoints(run)[-1]
+    state = hora_distill.load_checkpoint(newest)
+    state["teacher"]["run"] = state["teacher"]["checkpoint"] = str(tmp_path / "deleted_teacher")  # as if gone
+    hora_distill.save_checkpoint(newest, state)
+    cfg = compose("hora_distill", "allegro_inhand", "mujoco", overrides=[f"training.logdir={tmp_path}"])
+    hora_distill.validate_resume(cfg, run)  # the snapshot is there: fine, though teacher.* finds no teacher now
+    with pytest.raises(runs.RunNotFound, match="no ppo --profile hora run"):
+        hora_distill.validate(cfg)
+    shutil.rmtree(run / "teacher")
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    rc = cli._run(cli.train, STUDENT + ["--resume", "--max-iterations", "99", f"training.logdir={tmp_path}"])
+    out, err = capsys.readouterr()
+    assert rc == 2 and "the teacher checkpoint" in err and "is gone" in err and "run folder:" not in out
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before  # config.yaml not rewritten, not marked failed
+
+
 def test_plain_run_refuses_privileged_observations_and_teacher_the_reverse(capsys):
     assert cli.main(["train", "--algo", "ppo", *TASK, "env.obs_mode=privileged"]) == 2
     assert "--profile hora" in capsys.readouterr().err

@@ -63,6 +63,37 @@ def test_a_run_that_dies_before_its_first_checkpoint_is_never_load_run_minus_1(t
                                 "eval.num_envs=2", "env.episode_length=5"]) == 0
 
 
+def test_a_run_interrupted_before_its_first_checkpoint_is_never_load_run_minus_1(tmp_path, cache_dir, monkeypatch):
+    """Ctrl-C (or a kill) leaves no failed.json: eval and --resume of -1 still pass over the checkpoint-less run."""
+    import os
+    import stat
+
+    common = BASE + TINY + ["--max-iterations", "1", f"training.logdir={tmp_path}", "training.export=false"]
+    assert cli.train(common) == 0
+    (good,) = folders(tmp_path)
+    import trainers.ppo
+
+    def interrupted(cfg, run_dir, resume):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainers.ppo, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cli.train(common + ["training.run_name=interrupted"])
+    monkeypatch.undo()
+    (stopped,) = [p for p in folders(tmp_path) if p != good]
+    assert not (stopped / runs.FAILED_FILE).exists()  # an interrupt is not a failure
+    assert cli.evaluate(BASE + ["--load-run", "-1", f"training.logdir={tmp_path}", "eval.episodes=2",
+                                "eval.num_envs=2", "env.episode_length=5"]) == 0
+    assert list((good / "eval").glob("*.json")) and not (stopped / "eval").exists()
+    rc = cli._run(cli.train, common + ["--resume", "--max-iterations", "2"])
+    assert rc == 0 and not (stopped / runs.FAILED_FILE).exists()  # the good run was resumed, not the stopped one
+    # run files get the umask's mode (readable by a TensorBoard server or a colleague), not mkstemp's 0600
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in [good / runs.CONFIG_FILE, *trainers.ppo.list_checkpoints(good)]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path
+
+
 def _no_cuda(monkeypatch):
     import trainers.device
 
@@ -184,3 +215,11 @@ def test_eval_video_without_a_replay_points_to_eval_video(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "writes a --replay's video; to record an evaluation add eval.video=true" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_eval_with_sampled_actions_is_refused_not_ignored(tmp_path, cache_dir, capsys):
+    common = BASE + TINY + ["--max-iterations", "1", f"training.logdir={tmp_path}", "training.export=false"]
+    assert cli.train(common) == 0
+    rc = cli._run(cli.evaluate, BASE + ["--load-run", "-1", f"training.logdir={tmp_path}", "eval.deterministic=false"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "eval.deterministic=false: evaluation acts with the policy's mean action" in err

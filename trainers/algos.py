@@ -1,6 +1,8 @@
 """The trainers behind ``--algo``: each module offers ``validate(cfg)`` (before a run folder is made),
 ``train(cfg, run_dir, resume) -> summary``,
-``list_checkpoints(run_dir)``, ``checkpoint_iteration(path)`` and ``load_actor(run_dir, checkpoint)``."""
+``list_checkpoints(run_dir)``, ``checkpoint_iteration(path)`` and ``load_actor(run_dir, checkpoint)``; optionally
+``validate_resume(cfg, run_dir)`` (what resuming that run needs, in place of ``validate``: a HORA student checks
+the teacher its checkpoint names) and ``init_weights`` (``training.init_from``)."""
 from __future__ import annotations
 
 import importlib

@@ -167,12 +167,15 @@ def train(argv: list[str] | None = None, sweep: bool = True) -> int:
         raise config_mod.ConfigError(f"training.init_from={cfg.training.init_from!r}: --algo {args.algo} cannot start "
                                      f"from another run's weights (only --algo ppo can); drop the override")
     if args.resume:
-        run_dir = runs.find_run(runs.experiment_dir(cfg), args.load_run)
+        run_dir = runs.find_run(runs.experiment_dir(cfg), args.load_run, algo.list_checkpoints)
         runs.check_profile(run_dir, args.profile)
         cfg = saved_config(run_dir, args)
         config_mod.validate_env(cfg)
         config_mod.validate_training(cfg)
-        algo.validate(cfg)
+        if hasattr(algo, "validate_resume"):  # what resuming this run needs (a student: the teacher it was given)
+            algo.validate_resume(cfg, run_dir)
+        else:
+            algo.validate(cfg)
         check_unfinished(algo, run_dir, cfg)
         config_mod.check_grasp_cache(cfg)
         log.info("resuming %s", run_dir)
@@ -250,10 +253,20 @@ def _locate(args: argparse.Namespace) -> tuple[object, Path, Path, DictConfig]:
     if cfg.task.kind == "grasp":
         raise SystemExit(f"--task {args.task} collects grasps and has no policy to evaluate or export")
     algo = get_algo(args.algo)
-    run_dir = runs.find_run(runs.experiment_dir(cfg), args.load_run)
+    run_dir = runs.find_run(runs.experiment_dir(cfg), args.load_run, algo.list_checkpoints)
     runs.check_profile(run_dir, args.profile)
     ckpt = runs.pick_checkpoint(algo.list_checkpoints(run_dir), args.checkpoint, run_dir, algo.checkpoint_iteration)
-    return algo, run_dir, ckpt, saved_config(run_dir, args)
+    cfg = saved_config(run_dir, args)
+    _require_mean_actions(cfg)
+    return algo, run_dir, ckpt, cfg
+
+
+def _require_mean_actions(cfg: DictConfig) -> None:
+    """Evaluation acts with the policy's mean action (HORA's and rsl_rl's eval); ``eval.deterministic`` says so and
+    cannot be turned off."""
+    if not cfg.eval.get("deterministic", True):
+        raise config_mod.ConfigError("eval.deterministic=false: evaluation acts with the policy's mean action only "
+                                     "(sampled actions are not implemented); drop the override")
 
 
 def evaluate(argv: list[str] | None = None) -> int:
@@ -297,11 +310,15 @@ def eval_sweep(args: argparse.Namespace) -> int:
     if cfg.task.kind == "grasp":
         raise SystemExit(f"--task {args.task} collects grasps and has no policy to evaluate")
     exp = runs.experiment_dir(cfg)
-    run_dirs = list(dict.fromkeys(runs.find_run(exp, r.strip()) for r in str(args.load_run).split(",") if r.strip()))
+    found = get_algo(args.algo).list_checkpoints
+    run_dirs = list(dict.fromkeys(runs.find_run(exp, r.strip(), found) for r in str(args.load_run).split(",")
+                                  if r.strip()))
     for run_dir in run_dirs:
         runs.check_profile(run_dir, args.profile)
     pairs = es.targets(args.algo, run_dirs, args.checkpoints or "-1")
     configs = {run_dir: saved_config(run_dir, args) for run_dir in run_dirs}
+    for c in configs.values():
+        _require_mean_actions(c)
     ray = connect_ray(cfg.training.ray.address) if cfg.training.ray.address else None
     print(f"eval sweep: {len(pairs)} checkpoint(s) of {len(run_dirs)} run(s)"
           + (f" on Ray ({cfg.training.ray.address})" if ray else ", one after another"))

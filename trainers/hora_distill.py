@@ -147,7 +147,27 @@ def load_actor(run_dir: Path, checkpoint: Path) -> tuple[torch.nn.Module, dict]:
 
 # --- training ------------------------------------------------------------------------------------
 def validate(cfg: DictConfig) -> None:
-    """What this trainer cannot take, found before a run folder is made."""
+    """What this trainer cannot take, found before a run folder is made: the config, and the teacher it names
+    (there, with a checkpoint, of the student's observation), located as :func:`train` will load it."""
+    _check_config(cfg)
+    hora_teacher.locate(cfg)
+
+
+def validate_resume(cfg: DictConfig, run_dir: Path) -> None:
+    """:func:`validate` for ``--resume`` of ``run_dir``: a resumed student keeps the teacher it was distilled from
+    (its newest checkpoint names it; a snapshot in its run folder), whatever ``teacher.*`` would find today."""
+    _check_config(cfg)
+    found = list_checkpoints(run_dir)
+    if not found:
+        return  # train says there is nothing to resume from
+    try:
+        tinfo = load_checkpoint(found[-1])["teacher"]
+    except runs.CheckpointError:
+        return  # an unreadable checkpoint: loading it says what is wrong
+    hora_teacher.check_resumable(run_dir, tinfo)
+
+
+def _check_config(cfg: DictConfig) -> None:
     al, tr = cfg.algo, cfg.training
     if cfg.env.obs_mode != "hora":
         raise config_mod.ConfigError(f"--algo hora_distill needs env.obs_mode=hora (state, privileged facts and the "
@@ -170,7 +190,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
 
     from .device import resolve_device
 
-    validate(cfg)
+    _check_config(cfg)  # the teacher: located below (a new student) or named by the checkpoint (a resumed one)
     tr, al, ds = cfg.training, cfg.algo, cfg.distill
     device = resolve_device(tr.device)
     state = None

@@ -2,6 +2,7 @@
 on the same task (``teacher.*`` keys of ``conf/hora_distill/algo.yaml``)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -36,19 +37,81 @@ def teacher_config(cfg: DictConfig) -> DictConfig:
 
 
 def locate(cfg: DictConfig) -> tuple[str, Path, Path]:
-    """``(algo, run folder, checkpoint)`` of the teacher the config names (``-1`` = newest)."""
+    """``(algo, run folder, checkpoint)`` of the teacher the config names (``-1`` = newest run with a checkpoint),
+    checked as the student will load it (profile, env keys it shares); reads no weights. A teacher that is not
+    there is a clear error naming the ``teacher.*`` keys and the command that trains it."""
     t = cfg.teacher
     tcfg = teacher_config(cfg)
     algo = get_algo(t.algo_family)
+    exp = runs.experiment_dir(tcfg)
+    text = str(t.load_run)
+    if re.fullmatch(r"-\d+", text):
+        listed = runs.list_runs(exp)
+        usable = [p for p in listed if algo.list_checkpoints(p)]
+        if not usable:
+            empty = [p.name for p in listed]
+            also = f" ({len(empty)} without a checkpoint: {', '.join(empty[-3:])})" if empty else ""
+            what = f"teacher: no {t.algo_family} --profile hora run with a checkpoint under {exp}{also}"
+            raise runs.RunNotFound(_missing(cfg, tcfg, what))
+        if -int(text) > len(usable):
+            what = (f"teacher.load_run={text}: only {len(usable)} {t.algo_family} teacher run(s) with a checkpoint "
+                    f"under {exp}")
+            raise runs.RunNotFound(_missing(cfg, tcfg, what))
+        run_dir = usable[int(text)]
+    else:
+        try:
+            run_dir = runs.find_run(exp, text)
+        except runs.RunNotFound:
+            names = ", ".join(p.name for p in runs.list_runs(exp)[-5:]) or "none"
+            raise runs.RunNotFound(_missing(cfg, tcfg, f"teacher.load_run={text!r}: no run folder {exp / text} "
+                                                       f"(latest runs there: {names}; -1 = newest)")) from None
+    if runs.run_profile(run_dir) != "hora":
+        raise runs.CheckpointError(f"teacher: {run_dir} is not a HORA teacher (trained without --profile hora); set "
+                                   f"teacher.load_run to a --profile hora run, e.g. one trained with "
+                                   f"`{teacher_command(cfg, tcfg)}`")
     try:
-        run_dir = runs.find_run(runs.experiment_dir(tcfg), t.load_run)
+        ckpt = runs.pick_checkpoint(algo.list_checkpoints(run_dir), t.checkpoint, run_dir, algo.checkpoint_iteration)
     except runs.RunNotFound as e:
-        raise runs.RunNotFound(f"teacher: {e}. Train one first: train --algo {t.algo_family} --task {cfg.run.task} "
-                               f"--sim {cfg.run.sim} --profile hora (or set teacher.load_run / teacher.logdir)") from e
-    runs.check_profile(run_dir, "hora")
-    ckpt = runs.pick_checkpoint(algo.list_checkpoints(run_dir), t.checkpoint, run_dir, algo.checkpoint_iteration)
+        raise runs.RunNotFound(f"teacher: {str(e).replace('--checkpoint', 'teacher.checkpoint')}") from None
     check_compatible(cfg, run_dir)
     return str(t.algo_family), run_dir, ckpt
+
+
+def teacher_command(cfg: DictConfig, tcfg: DictConfig) -> str:
+    """The command that trains the teacher ``cfg`` (a student's config) looks for: where it looks (the teacher's
+    logdir and experiment) and the env keys the two must share."""
+    t = cfg.teacher
+    words = ["train", "--algo", str(t.algo_family), "--task", str(cfg.run.task), "--sim", str(cfg.run.sim),
+             "--profile", "hora"]
+    if t.experiment_name:
+        words += ["--experiment-name", str(t.experiment_name)]
+    default = config_mod.compose(t.algo_family, cfg.run.task, cfg.run.sim, "hora")
+    if str(tcfg.training.logdir) != str(default.training.logdir):
+        words.append(f"training.logdir={tcfg.training.logdir}")
+    for key in SHARED_ENV_KEYS:
+        mine, theirs = (OmegaConf.select(c, f"env.{key}", default=_UNSET_MEANS.get(key)) for c in (cfg, default))
+        if mine != theirs:
+            words.append(f"env.{key}={mine}")
+    return " ".join(words)
+
+
+def _missing(cfg: DictConfig, tcfg: DictConfig, what: str) -> str:
+    return (f"{what}. Train one first: {teacher_command(cfg, tcfg)}; or point the student at an existing "
+            f"one with teacher.logdir / teacher.experiment_name / teacher.load_run (teacher.algo_family: the teacher's "
+            f"--algo, one of {' | '.join(TEACHER_ALGOS)})")
+
+
+def check_resumable(student_run: Path, tinfo: dict) -> None:
+    """A student resumes with its own teacher (its snapshot, else the teacher run it was distilled from), not the
+    one ``teacher.*`` names now: that checkpoint must still be there."""
+    _, checkpoint = located(tinfo, student_run)
+    if not Path(checkpoint).is_file():
+        raise runs.RunNotFound(_gone(checkpoint))
+
+
+def _gone(checkpoint: Path) -> str:
+    return (f"the teacher checkpoint {checkpoint} is gone; the student needs it (its actor head acts on the "
+            f"student's latent). Restore it or distill again from another teacher")
 
 
 def check_compatible(cfg: DictConfig, teacher_run: Path) -> None:
@@ -89,8 +152,7 @@ def located(tinfo: dict, student_run: Path) -> tuple[Path, Path]:
 def load(algo: str, run_dir: Path, checkpoint: Path) -> TeacherActor:
     """The teacher's actor, frozen (eval mode, no gradients)."""
     if not Path(checkpoint).is_file():
-        raise runs.RunNotFound(f"the teacher checkpoint {checkpoint} is gone; the student needs it (its actor head "
-                               f"acts on the student's latent). Restore it or distill again from another teacher")
+        raise runs.RunNotFound(_gone(checkpoint))
     actor, _ = get_algo(algo).load_actor(Path(run_dir), Path(checkpoint))
     if not isinstance(actor, TeacherActor):
         raise runs.CheckpointError(f"{checkpoint} is not a HORA teacher (a --profile hora run); got "

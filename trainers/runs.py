@@ -6,14 +6,14 @@ A run lives in ``<logdir>/<algo family>/<experiment>/<YYYY-mm-dd_HH-MM-SS>_<sim>
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 from omegaconf import DictConfig, OmegaConf
+
+from unilab_envs.grasp_cache.store import atomic_write
 
 CONFIG_FILE = "config.yaml"
 SUMMARY_FILE = "summary.json"
@@ -32,16 +32,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: f.write(data))  # the grasp caches' writer: fsynced, the umask's mode (not 0600)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -126,17 +117,23 @@ def mark_failed(run_dir: Path, error: BaseException) -> Path:
     return path
 
 
-def find_run(exp_dir: Path, load_run: str | int) -> Path:
-    """``-1`` = newest run, ``-2`` the one before...; else a run folder name or path."""
+def find_run(exp_dir: Path, load_run: str | int, checkpoints: Callable[[Path], list] | None = None) -> Path:
+    """``-1`` = newest run, ``-2`` the one before...; else a run folder name or path. With ``checkpoints`` (an
+    algorithm's ``list_checkpoints``) ``-k`` counts only the runs that have one: a run stopped before its first
+    checkpoint by Ctrl-C or a kill (which leave no ``failed.json``) is not picked."""
     runs = list_runs(exp_dir)
     text = str(load_run)
     if re.fullmatch(r"-\d+", text):
         k = int(text)
+        skipped = [p for p in runs if checkpoints is not None and not checkpoints(p)]
+        runs = [p for p in runs if p not in skipped]
         if not runs:
-            raise RunNotFound(f"no runs under {exp_dir}; train one first (train --algo ... --task ...) "
-                              f"or pass --experiment-name / training.logdir of an existing one")
+            names = ", ".join(p.name for p in skipped[-3:])
+            also = f" ({len(skipped)} without a checkpoint: {names})" if skipped else ""
+            raise RunNotFound(f"no runs with a checkpoint under {exp_dir}{also}; train one first (train --algo ... "
+                              f"--task ...) or pass --experiment-name / training.logdir of an existing one")
         if -k > len(runs):
-            raise RunNotFound(f"--load-run {k}: only {len(runs)} run(s) under {exp_dir}")
+            raise RunNotFound(f"--load-run {k}: only {len(runs)} run(s) with a checkpoint under {exp_dir}")
         return runs[k]
     for candidate in (Path(text), exp_dir / text):
         if (candidate / CONFIG_FILE).is_file():
