@@ -38,9 +38,14 @@ def test_tensorboard_has_the_shared_episode_scalars(trained):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     _, run = trained
-    tags = EventAccumulator(str(run)).Reload().Tags()["scalars"]
+    events = EventAccumulator(str(run)).Reload()
+    tags = events.Tags()["scalars"]
     assert {"episode/rotation_speed_rad_s", "episode/time_to_fall_s", "perf/episodes_finished"} <= set(tags)
     assert any(t.startswith("Loss/") for t in tags)  # rsl_rl's own
+    # the shared scalars at env steps, as the other trainers (8 envs x 8 steps per iteration); a category code
+    # such as end_cause is not averaged
+    assert [e.step for e in events.Scalars("perf/episodes_finished")] == [64, 128, 192]
+    assert not any("end_cause" in t for t in tags if t.startswith("/episode/"))
 
 
 def test_eval_and_resume(trained, capsys):

@@ -101,9 +101,9 @@ class _QuietLogger:
             self._logger.log(it=it, **kwargs)
         # the same episode/* and perf/* scalars as the other trainers (benchmarks/learning_curve.py reads them)
         stats = self._progress.record(it * self._steps, [e for e in episodes if e])
-        for name, value in stats.items():
+        for name, value in stats.items():  # at env steps, as the other trainers write them (rsl_rl's own: iterations)
             if not name.startswith("end_cause/"):  # rsl_rl's extras hold per-step means, not single episodes
-                self._logger.writer.add_scalar(name, value, it)
+                self._logger.writer.add_scalar(name, value, it * self._steps)
         self._progress.advance(it)
 
 

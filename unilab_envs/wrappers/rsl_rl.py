@@ -73,8 +73,8 @@ class RslRlVecEnv(VecEnv):
         if "final_info" in info:  # the finished episodes' physical statistics, averaged (tensors: no sync here)
             ended = self._tensor(info["_final_info"], torch.bool)
             for key, value in info["final_info"].items():
-                if key.startswith("_") or isinstance(value, dict):
-                    continue
+                if key.startswith("_") or isinstance(value, dict) or key == "end_cause":
+                    continue  # end_cause is a category code, whose mean means nothing (dropped is the drop share)
                 value = torch.as_tensor(value, device=self.device)  # numbers, and bools (whose mean is a share)
                 extras["log"][f"/episode/{key}"] = value[ended].float().mean()
         return self._obs, self._tensor(reward), dones.long(), extras
