@@ -70,6 +70,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     labels = args.labels or [r.name for r in args.runs]
+    if len(labels) != len(args.runs):
+        p.error(f"--labels gives {len(labels)} label(s) for {len(args.runs)} run(s): give one per run, in order")
     rows = []
     if args.baseline:
         base = json.loads(args.baseline.read_text())["overall"]

@@ -45,8 +45,9 @@ def hold(env_id: str, num_envs: int, seconds: float, seed: int, overrides: dict,
     threads = envs.backend.threads
     envs.close()
     held = np.minimum(ended, seconds)
-    return {"num_envs": num_envs, "seconds": seconds, "seed": seed,
-            "held_2s": float((ended > 2.0).mean()), f"held_{seconds:g}s": float(np.isinf(ended).mean()),
+    return {"num_envs": num_envs, "seconds": seconds, "seed": seed,  # a 2 s share only if 2 s were run
+            "held_2s": float((ended > 2.0).mean()) if seconds >= 2.0 else None,
+            f"held_{seconds:g}s": float(np.isinf(ended).mean()),
             "mean_seconds_held": float(held.mean()), "timing": verdict({"rollout": (sec, threads)})}
 
 
@@ -57,7 +58,8 @@ def main() -> None:
     p.add_argument("--num-envs", type=int, default=256)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=None, help="default: results/hold_rate[_<preset>].json")
+    p.add_argument("--out", type=Path, default=None,
+                   help="default: results/hold_rate[_<hand>][_<preset>].json (<hand> for other hands than Allegro)")
     args = p.parse_args()
     overrides = parse_overrides(args.config)
     results = {}
@@ -65,12 +67,15 @@ def main() -> None:
         for mode, kw in MODES.items():
             r = hold(args.env_id, args.num_envs, args.seconds, args.seed, kw | overrides, Path(tmp))
             results[mode] = r
-            print(f"{mode:>8}: {r['held_2s']:.1%} hold 2 s, {r[f'held_{args.seconds:g}s']:.1%} hold "
+            two = "" if r["held_2s"] is None else f"{r['held_2s']:.1%} hold 2 s, "
+            print(f"{mode:>8}: {two}{r[f'held_{args.seconds:g}s']:.1%} hold "
                   f"{args.seconds:g} s, mean {r['mean_seconds_held']:.1f} s held "
                   f"({args.num_envs} envs, zero action)", flush=True)
     out = {"machine": machine_info(), "env_id": args.env_id, "config": args.config, "overrides": overrides,
            "others_cpu_share": load.others_share, "results": results}
-    path = args.out or RESULTS / ("hold_rate.json" if args.config == "default" else f"hold_rate_{args.config}.json")
+    hand = "" if args.env_id.startswith("Allegro") else "_" + args.env_id.removesuffix("InhandRotation-v0").lower()
+    preset = "" if args.config == "default" else f"_{args.config}"
+    path = args.out or RESULTS / f"hold_rate{hand}{preset}.json"  # never another hand's published file
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {path}")

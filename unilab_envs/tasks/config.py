@@ -89,7 +89,7 @@ class InhandRotationConfig:
     """``AllegroInhandRotation-v0`` and its siblings."""
 
     hand: str = "allegro"
-    object_type: str = "ball"                 # ball | cube | cylinder
+    object_type: str = "ball"                 # ball | cube | cylinder | small_cylinder (objects.OBJECTS)
     sim: str = "mujoco"                       # physics backend
     sim_device: str | None = None             # physics device (--sim-device): None = the backend's (MuJoCo: cpu)
     num_threads: int = 0                      # backend threads, 0 = all cores
