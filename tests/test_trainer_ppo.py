@@ -121,6 +121,21 @@ def test_resume_continues_steps_and_optimizer(tmp_path, cache_dir):
     assert json.loads((run / "summary.json").read_text())["iterations"] == 2
 
 
+def test_resumed_curves_do_not_double_back(tmp_path, cache_dir):
+    """A run stopped after iteration 3 whose newest checkpoint is 2 redoes iteration 3 on --resume: TensorBoard shows
+    each step once (the stale point is purged), so curves read left to right."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    args = BASE + TINY + [f"training.logdir={tmp_path}", "training.export=false", "training.checkpoint_interval=2"]
+    assert cli.train(args + ["--max-iterations", "3"]) == 0
+    (run,) = runs_in(tmp_path)
+    list_checkpoints(run)[-1].unlink()  # stopped after logging iteration 3, before saving it
+    assert list_checkpoints(run)[-1].name == "model_2.zip"
+    assert cli.train(args + ["--resume", "--max-iterations", "4"]) == 0
+    steps = [e.step for e in EventAccumulator(str(run)).Reload().Scalars("rollout/ep_len_mean")]
+    assert steps == [64, 128, 192, 256]
+
+
 def test_init_from_starts_a_new_run_from_another_runs_weights(trained, tmp_path, cache_dir):
     """Fine-tuning: the weights, action std and observation statistics come from the source run; steps and the
     optimizer start afresh, in a new run folder (learning rate 0 keeps the weights as they were loaded)."""

@@ -218,6 +218,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
         opt.load_state_dict(state["optimizer"])
         it, env_steps, teacher_steps = int(state["iteration"]), int(state["env_steps"]), int(state["teacher_steps"])
         best = float(state.get("best_eval_return", -math.inf))
+        runs.purge_logs_after(run_dir, env_steps)
     writer = SummaryWriter(str(run_dir))
     progress = TrainProgress(tr.max_iterations, it, enabled=tr.progress_bar)
     rng = np.random.default_rng(tr.seed + it)

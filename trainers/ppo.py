@@ -171,6 +171,7 @@ def train(cfg: DictConfig, run_dir: Path, resume: bool) -> dict:
             raise runs.RunNotFound(f"--resume: run {run_dir} has no checkpoint to resume from")
         model = load_model(found[-1], env=venv, device=device)
         model.set_random_seed(tr.seed + model.num_timesteps)
+        runs.purge_logs_after(run_dir, model.num_timesteps)
     else:
         model = AdaptivePPO("MultiInputPolicy" if hora else "MlpPolicy", venv, learning_rate=float(algo.learning_rate),
                             seed=tr.seed, device=device, adaptive_lr=bool(algo.adaptive_lr),

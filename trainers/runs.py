@@ -101,6 +101,15 @@ def new_run_dir(cfg: DictConfig, now: datetime | None = None) -> Path:
     raise RuntimeError(f"cannot create a run folder under {base}")
 
 
+def purge_logs_after(run_dir: Path, env_steps: int) -> None:
+    """TensorBoard: hide the points a resumed run logged after its newest checkpoint (steps above ``env_steps``)
+    before it stopped; the resumed run logs those steps again. A writer's ``purge_step`` marks it, which TensorBoard
+    and ``EventAccumulator`` honour, so the curves do not double back."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    SummaryWriter(str(run_dir), purge_step=int(env_steps) + 1).close()
+
+
 def list_runs(exp_dir: Path) -> list[Path]:
     """Run folders of an experiment, oldest first (names start with their time stamp); runs marked failed
     (``failed.json``: they stopped before their first checkpoint) are left out."""
