@@ -2,7 +2,6 @@
 on the same task (``teacher.*`` keys of ``conf/hora_distill/algo.yaml``)."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -43,28 +42,11 @@ def locate(cfg: DictConfig) -> tuple[str, Path, Path]:
     t = cfg.teacher
     tcfg = teacher_config(cfg)
     algo = get_algo(t.algo_family)
-    exp = runs.experiment_dir(tcfg)
-    text = str(t.load_run)
-    if re.fullmatch(r"-\d+", text):
-        listed = runs.list_runs(exp)
-        usable = [p for p in listed if algo.list_checkpoints(p)]
-        if not usable:
-            empty = [p.name for p in listed]
-            also = f" ({len(empty)} without a checkpoint: {', '.join(empty[-3:])})" if empty else ""
-            what = f"teacher: no {t.algo_family} --profile hora run with a checkpoint under {exp}{also}"
-            raise runs.RunNotFound(_missing(cfg, tcfg, what))
-        if -int(text) > len(usable):
-            what = (f"teacher.load_run={text}: only {len(usable)} {t.algo_family} teacher run(s) with a checkpoint "
-                    f"under {exp}")
-            raise runs.RunNotFound(_missing(cfg, tcfg, what))
-        run_dir = usable[int(text)]
-    else:
-        try:
-            run_dir = runs.find_run(exp, text)
-        except runs.RunNotFound:
-            names = ", ".join(p.name for p in runs.list_runs(exp)[-5:]) or "none"
-            raise runs.RunNotFound(_missing(cfg, tcfg, f"teacher.load_run={text!r}: no run folder {exp / text} "
-                                                       f"(latest runs there: {names}; -1 = newest)")) from None
+    try:  # -k: the newest teacher runs that have a checkpoint
+        run_dir = runs.find_run(runs.experiment_dir(tcfg), t.load_run, algo.list_checkpoints, flag="teacher.load_run=",
+                                kind=f"{t.algo_family} --profile hora run", advice=None)
+    except runs.RunNotFound as e:
+        raise runs.RunNotFound(_missing(cfg, tcfg, f"teacher: {e}")) from None
     if runs.run_profile(run_dir) != "hora":
         raise runs.CheckpointError(f"teacher: {run_dir} is not a HORA teacher (trained without --profile hora); set "
                                    f"teacher.load_run to a --profile hora run, e.g. one trained with "

@@ -126,10 +126,15 @@ def mark_failed(run_dir: Path, error: BaseException) -> Path:
     return path
 
 
-def find_run(exp_dir: Path, load_run: str | int, checkpoints: Callable[[Path], list] | None = None) -> Path:
+_ADVICE = "train one first (train --algo ... --task ...) or pass --experiment-name / training.logdir of an existing one"
+
+
+def find_run(exp_dir: Path, load_run: str | int, checkpoints: Callable[[Path], list] | None = None,
+             flag: str = "--load-run ", kind: str = "runs", advice: str | None = _ADVICE) -> Path:
     """``-1`` = newest run, ``-2`` the one before...; else a run folder name or path. With ``checkpoints`` (an
     algorithm's ``list_checkpoints``) ``-k`` counts only the runs that have one: a run stopped before its first
-    checkpoint by Ctrl-C or a kill (which leave no ``failed.json``) is not picked."""
+    checkpoint by Ctrl-C or a kill (which leave no ``failed.json``) is not picked. Errors name ``flag`` (with its
+    joiner) and ``kind`` and end with ``advice`` (a caller with its own, such as a student's teacher lookup: None)."""
     runs = list_runs(exp_dir)
     text = str(load_run)
     if re.fullmatch(r"-\d+", text):
@@ -139,16 +144,15 @@ def find_run(exp_dir: Path, load_run: str | int, checkpoints: Callable[[Path], l
         if not runs:
             names = ", ".join(p.name for p in skipped[-3:])
             also = f" ({len(skipped)} without a checkpoint: {names})" if skipped else ""
-            raise RunNotFound(f"no runs with a checkpoint under {exp_dir}{also}; train one first (train --algo ... "
-                              f"--task ...) or pass --experiment-name / training.logdir of an existing one")
+            raise RunNotFound(f"no {kind} with a checkpoint under {exp_dir}{also}" + (f"; {advice}" if advice else ""))
         if -k > len(runs):
-            raise RunNotFound(f"--load-run {k}: only {len(runs)} run(s) with a checkpoint under {exp_dir}")
+            raise RunNotFound(f"{flag}{k}: only {len(runs)} run(s) with a checkpoint under {exp_dir}")
         return runs[k]
     for candidate in (Path(text), exp_dir / text):
         if (candidate / CONFIG_FILE).is_file():
             return candidate
     names = ", ".join(p.name for p in runs[-5:]) or "none"
-    raise RunNotFound(f"--load-run {text!r}: no run folder {exp_dir / text} (latest runs: {names}; -1 = newest)")
+    raise RunNotFound(f"{flag}{text!r}: no run folder {exp_dir / text} (latest runs: {names}; -1 = newest)")
 
 
 def pick_checkpoint(checkpoints: list[Path], checkpoint: str | int, run_dir: Path,
