@@ -149,6 +149,8 @@ def test_help_lists_every_registered_algo_and_backend():
         text = " ".join(cli.parser(command).format_help().split())
         assert " | ".join(ALGOS) in text and "rsl_ppo" in text
         assert " | ".join(BACKENDS) in text
+    export = cli.parser("export").format_help()  # it reads a run's saved config: no training flags
+    assert "--load-run" in export and not any(f in export for f in ("--max-iterations", "--num-envs", "--seed"))
 
 
 def test_a_missing_grasp_cache_fails_before_any_run_folder_in_the_trainers_spelling(tmp_path, capsys):

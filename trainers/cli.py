@@ -44,11 +44,13 @@ def parser(command: str) -> argparse.ArgumentParser:
     p.add_argument("--task", required=command != "eval", help="e.g. allegro_inhand, allegro_inhand_grasp")
     p.add_argument("--sim", default="mujoco", help=f"physics backend: {' | '.join(BACKENDS)} (default: mujoco)")
     p.add_argument("--profile", default=None, help="config variant: conf/<algo>/task/<task>/<sim>_<profile>.yaml")
-    p.add_argument("--num-envs", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--max-iterations", type=int, help="total iterations of the run (a resumed run continues to it)")
+    if command != "export":  # what only training and evaluating take (export reads a run's saved config)
+        p.add_argument("--num-envs", type=int)
+        p.add_argument("--seed", type=int)
+        p.add_argument("--max-iterations", type=int, help="total iterations of the run (a resumed run continues to it)")
     p.add_argument("--experiment-name", help="folder under logs/<algo family>/ (default: the env id)")
-    p.add_argument("--run-name", help="suffix of the run folder name")
+    if command != "export":
+        p.add_argument("--run-name", help="suffix of the run folder name")
     p.add_argument("--headless", action="store_true", default=None,
                    help="no window (rendering is always offscreen here; accepted for familiar command lines)")
     p.add_argument("--rl-device", "--rl_device", "--device", dest="device",
@@ -103,7 +105,7 @@ def parse(command: str, argv: list[str] | None) -> argparse.Namespace:
 
 
 def flag_overrides(args: argparse.Namespace) -> list[tuple[str, object]]:
-    return [(key, getattr(args, dest)) for dest, key in FLAGS.items() if getattr(args, dest) is not None]
+    return [(key, getattr(args, dest)) for dest, key in FLAGS.items() if getattr(args, dest, None) is not None]
 
 
 def compose(args: argparse.Namespace) -> DictConfig:
