@@ -183,7 +183,8 @@ def test_resuming_a_finished_run_says_so_and_leaves_it_as_it_was(tmp_path, cache
 
 
 def _fake_finished_run(logdir: Path, algo: str, done: int) -> Path:
-    """A run folder of ``algo`` whose newest checkpoint is at iteration ``done`` (names only: never loaded)."""
+    """A finished run folder of ``algo``: its newest checkpoint at iteration ``done`` (names only: never loaded) and
+    its summary."""
     from trainers import config as config_mod
 
     cfg = config_mod.compose(algo, "allegro_inhand", "mujoco", overrides=[f"training.logdir={logdir}",
@@ -197,6 +198,7 @@ def _fake_finished_run(logdir: Path, algo: str, done: int) -> Path:
     else:
         (run / "checkpoints").mkdir()
         (run / "checkpoints" / f"model_{done}.pt").write_bytes(b"x")
+    runs.write_json(run / runs.SUMMARY_FILE, {"iterations": done})
     return run
 
 
@@ -225,3 +227,21 @@ def test_eval_with_sampled_actions_is_refused_not_ignored(tmp_path, cache_dir, c
     rc = cli._run(cli.evaluate, BASE + ["--load-run", "-1", f"training.logdir={tmp_path}", "eval.deterministic=false"])
     err = capsys.readouterr().err
     assert rc == 2 and "eval.deterministic=false: evaluation acts with the policy's mean action" in err
+
+
+def test_a_run_stopped_during_its_final_export_is_finished_by_resume(tmp_path, cache_dir):
+    """Interrupted after its last checkpoint, during the export (no summary.json yet): --resume learns nothing more
+    and writes the export and the summary."""
+    import trainers.ppo
+
+    common = BASE + TINY + ["--max-iterations", "1", f"training.logdir={tmp_path}"]
+    assert cli.train(common) == 0
+    (run,) = folders(tmp_path)
+    (run / runs.SUMMARY_FILE).unlink()
+    for f in (run / "exported").iterdir():
+        f.unlink()
+    checkpoints = [p.name for p in trainers.ppo.list_checkpoints(run)]
+    assert cli.train(common + ["--resume"]) == 0
+    summary = json.loads((run / runs.SUMMARY_FILE).read_text())
+    assert summary["iterations"] == 1 and summary["export"]["ok"] and (run / "exported" / "policy.onnx").is_file()
+    assert [p.name for p in trainers.ppo.list_checkpoints(run)] == checkpoints  # nothing trained again

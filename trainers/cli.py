@@ -205,7 +205,8 @@ def train(argv: list[str] | None = None, sweep: bool = True) -> int:
 
 def check_unfinished(algo, run_dir: Path, cfg: DictConfig) -> None:
     """``--resume`` of a run that already reached ``training.max_iterations`` has nothing to do: say so before
-    anything is written (the run stays as it is, not marked failed)."""
+    anything is written (the run stays as it is, not marked failed). A run without its ``summary.json`` (stopped
+    during the final export or video) goes on: the trainer learns nothing more and the export and summary follow."""
     found = algo.list_checkpoints(run_dir)
     if not found:
         return  # the trainer says there is nothing to resume from
@@ -214,7 +215,7 @@ def check_unfinished(algo, run_dir: Path, cfg: DictConfig) -> None:
     except Exception:  # an unreadable checkpoint: loading it says what is wrong
         return
     total = int(cfg.training.max_iterations)
-    if done >= total:
+    if done >= total and (run_dir / runs.SUMMARY_FILE).is_file():
         raise config_mod.RunFinished(f"run {run_dir.name} already finished {done} of {total} iterations; raise "
                                      f"training.max_iterations (e.g. --max-iterations {done + total}) to continue it")
 
